@@ -1,0 +1,164 @@
+"""Forking a container into existence from an already-warm Python process.
+
+Two forks, like runc's init stages: the first child joins the cgroup and the
+namespaces (unshare affects only the children of the caller for PID
+namespaces), the second is PID 1 of the container and runs ``container_init``.
+The first child then exits, so the container is re-parented to the nearest
+subreaper: the shim that supervises it, or whoever drives the OCI CLI. No new
+interpreter is started on this path: the cost is two forks and the syscalls.
+
+Parent and children talk over a SOCK_SEQPACKET pair: one JSON message per
+packet, file descriptors (the console master) riding along.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+from kubelite.errors import SystemFailure
+from kubelite.runtime import spec as oci
+from kubelite.runtime import syscalls as sc
+from kubelite.runtime.cgroups import CgroupManager
+from kubelite.runtime.init import InitConfig, container_init, send
+
+# Join order matters: the user namespace first (it owns the others), mount last (it changes our view of /proc).
+JOIN_ORDER = ["user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount"]
+
+
+@dataclass
+class Launched:
+    pid: int
+    console_fd: int | None = None
+
+
+def launch(spec: dict[str, Any], rootfs: str, *, cgroup: CgroupManager | None, cgroup_version: str,
+           stdio: tuple[int, int, int] | None = None, exec_fifo: str | None = None,
+           seccomp_program: Any = None, timeout: float = 60.0) -> Launched:
+    namespaces = oci.namespaces(spec)
+    new_flags = 0
+    for kind, path in namespaces.items():
+        if path is None and kind != "user":
+            new_flags |= sc.NAMESPACE_FLAGS[kind]
+    new_user = "user" in namespaces and namespaces["user"] is None
+    joins = [(k, namespaces[k]) for k in JOIN_ORDER if namespaces.get(k)]
+
+    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        parent_sock.close()
+        _first_child(spec, rootfs, child_sock, cgroup, cgroup_version, stdio, exec_fifo, seccomp_program,
+                     new_flags, new_user, joins, "mount" in namespaces and namespaces["mount"] is None)
+    child_sock.close()
+    parent_sock.settimeout(timeout)
+    init_pid = 0
+    console: int | None = None
+    ready = False
+    try:
+        while not (ready and init_pid):
+            msg, fds = _recv(parent_sock)
+            if msg is None:
+                raise SystemFailure("container init exited before it was ready")
+            if "error" in msg:
+                raise SystemFailure(msg["error"])
+            if "userns" in msg:
+                _write_id_maps(pid, spec)
+                send(parent_sock, {"mapped": True})
+            elif "pid" in msg:
+                init_pid = int(msg["pid"])
+            elif "console" in msg:
+                console = fds[0] if fds else None
+            elif msg.get("ready"):
+                ready = True
+    except TimeoutError:
+        raise SystemFailure("container init did not become ready in time") from None
+    except BaseException:
+        if init_pid:
+            _kill(init_pid)
+        if console is not None:
+            os.close(console)
+        raise
+    finally:
+        parent_sock.close()
+        _reap(pid)
+    return Launched(pid=init_pid, console_fd=console)
+
+
+def _recv(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
+    data, fds, _flags, _addr = socket.recv_fds(sock, 65536, 4)
+    if not data:
+        return None, []
+    return json.loads(data), list(fds)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, 9)
+    except ProcessLookupError:
+        pass
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
+
+
+def _write_id_maps(pid: int, spec: dict[str, Any]) -> None:
+    linux = spec.get("linux", {})
+    for kind in ("uid", "gid"):
+        mappings = linux.get(f"{kind}Mappings") or [{"containerID": 0, "hostID": 0, "size": 1}]
+        text = "".join(f"{m['containerID']} {m['hostID']} {m['size']}\n" for m in mappings)
+        with open(f"/proc/{pid}/{kind}_map", "w") as f:
+            f.write(text)
+
+
+def _first_child(spec: dict[str, Any], rootfs: str, sock: socket.socket, cgroup: CgroupManager | None,
+                 cgroup_version: str, stdio: tuple[int, int, int] | None, exec_fifo: str | None,
+                 seccomp_program: Any, new_flags: int, new_user: bool, joins: list[tuple[str, str | None]],
+                 new_mount_ns: bool) -> None:
+    try:
+        if stdio is not None:
+            for target, fd in enumerate(stdio):
+                if fd != target:
+                    os.dup2(fd, target)
+        if cgroup is not None:
+            cgroup.apply(os.getpid())
+        in_userns = new_user
+        for kind, path in joins:
+            assert path is not None
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                sc.SYSCALLS.setns(fd, sc.NAMESPACE_FLAGS[kind])
+            except OSError as e:
+                raise OSError(e.errno, f"joining {kind} namespace {path}: {os.strerror(e.errno or 0)}") from None
+            finally:
+                os.close(fd)
+            in_userns = in_userns or kind == "user"
+        if new_user:
+            sc.SYSCALLS.unshare(sc.CLONE_NEWUSER)
+            send(sock, {"userns": True})
+            msg, _ = _recv(sock)
+            if not msg or not msg.get("mapped"):
+                os._exit(1)
+            os.setresgid(0, 0, 0)
+            os.setresuid(0, 0, 0)
+        sc.SYSCALLS.unshare(new_flags)
+        pid = os.fork()
+        if pid == 0:
+            container_init(InitConfig(spec=spec, rootfs=rootfs, sync=sock, cgroup_version=cgroup_version,
+                                      new_mount_ns=new_mount_ns, in_userns=in_userns, exec_fifo=exec_fifo,
+                                      seccomp_program=seccomp_program))
+        send(sock, {"pid": pid})
+    except BaseException as e:  # noqa: BLE001 - report, never raise out of a forked child
+        try:
+            send(sock, {"error": str(e)})
+        finally:
+            os._exit(1)
+    os._exit(0)
+
+

@@ -1,0 +1,338 @@
+"""The supervisor that keeps one container company for its whole life.
+
+Forked (never exec'd) from the kubelite process that creates the container,
+double-forked and session-leading so it outlives that command, and made a
+child subreaper so the container's PID 1 is re-parented to it. It owns the
+container's stdio pipes (or its pty master), writes them to the CRI log file,
+relays them to any client attached on ``attach.sock``, and is the one process
+that can wait(2) for the container, so the exit code and the OOM verdict are
+written to ``exit.json`` and never lost. When the container has exited it runs
+the caller's ``on_exit`` (``--rm`` clean-up) and goes away.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import selectors
+import signal
+import socket
+import struct
+import termios
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubelite.errors import KubeliteError, SystemFailure
+from kubelite.runtime import attach as af
+from kubelite.runtime import syscalls as sc
+from kubelite.runtime.container import Runtime, now_rfc3339
+from kubelite.runtime.logs import CRILogWriter
+from kubelite.runtime.state import ContainerState, write_json_atomic
+
+ERROR_CLASSES = {cls.__name__: cls for cls in (KubeliteError, *KubeliteError.__subclasses__())}
+
+
+@dataclass
+class ShimOptions:
+    cid: str
+    bundle: Path
+    spec: dict[str, Any]
+    log_path: str
+    stdin: bool = False          # keep the container's stdin open for attach clients
+    wait_attach: bool = False    # start the container only once a client has attached
+    annotations: dict[str, str] | None = None
+    on_exit: Callable[[ContainerState, dict[str, Any]], None] | None = None
+
+
+def start_shim(runtime: Runtime, opts: ShimOptions) -> ContainerState:
+    """Create the container under a new shim; return once it is created (and started unless wait_attach)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.close(r)
+        try:
+            os.setsid()
+            if os.fork():
+                os._exit(0)
+            _Shim(runtime, opts, w).run()
+        except BaseException:  # noqa: BLE001
+            os._exit(1)
+        os._exit(0)
+    os.close(w)
+    os.waitpid(pid, 0)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()
+    try:
+        msg = json.loads(data)
+    except ValueError:
+        raise SystemFailure("the container supervisor died while creating the container") from None
+    if "error" in msg:
+        raise ERROR_CLASSES.get(msg.get("kind", ""), SystemFailure)(msg["error"])
+    return runtime.load(opts.cid)
+
+
+class _Shim:
+    def __init__(self, runtime: Runtime, opts: ShimOptions, ready_fd: int) -> None:
+        self.runtime = runtime
+        self.opts = opts
+        self.ready_fd = ready_fd
+        self.sel = selectors.DefaultSelector()
+        self.clients: dict[socket.socket, af.FrameReader] = {}
+        self.stdin_w: int | None = None
+        self.console: int | None = None
+        self.outputs: dict[int, str] = {}
+        self.exit: dict[str, Any] | None = None
+        self.started = False
+        self.drain_deadline = 0.0
+
+    def _report(self, msg: dict[str, Any]) -> None:
+        if self.ready_fd >= 0:
+            os.write(self.ready_fd, json.dumps(msg).encode())
+            os.close(self.ready_fd)
+            self.ready_fd = -1
+
+    def run(self) -> None:
+        sc.set_process_name("kubelite-shim")
+        sc.set_subreaper()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.close(devnull)
+        wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        for s in (signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
+        try:
+            st = self._create()
+        except BaseException as e:  # noqa: BLE001
+            kind = type(e).__name__ if isinstance(e, KubeliteError) else "SystemFailure"
+            self._report({"error": str(e) if isinstance(e, KubeliteError) else _oneline(e), "kind": kind})
+            os._exit(1)
+        self.log = CRILogWriter(self.opts.log_path)
+        self.sock_path = str(st.dir / "attach.sock")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(self.sock_path)
+        listener.listen(8)
+        listener.setblocking(False)
+        self.sel.register(listener, selectors.EVENT_READ, "listen")
+        self.sel.register(wake_r, selectors.EVENT_READ, "signal")
+        for fd in self.outputs:
+            self.sel.register(fd, selectors.EVENT_READ, "output")
+        self.st = st
+        if not self.opts.wait_attach:
+            self._start()
+        self._report({"ok": True})
+        deadline = time.monotonic() + 30 if self.opts.wait_attach else None
+        while self.exit is None or self.outputs:
+            timeout = None
+            if deadline is not None and not self.started:
+                timeout = max(0.0, deadline - time.monotonic())
+            if self.exit is not None:
+                if time.monotonic() > self.drain_deadline:
+                    self._drain_all()
+                    break
+                timeout = 0.1
+            events = self.sel.select(timeout)
+            if not events and deadline is not None and not self.started:
+                self._start()  # nobody attached in time: run detached rather than hang
+            for key, _ in events:
+                self._dispatch(key)
+            if self.exit is None:
+                self._reap()
+        self._finish()
+
+    def _create(self) -> ContainerState:
+        proc = self.opts.spec["process"]
+        stdin_r = os.open(os.devnull, os.O_RDONLY)
+        if proc.get("terminal"):
+            stdio = None
+        else:
+            if self.opts.stdin:
+                os.close(stdin_r)
+                stdin_r, self.stdin_w = os.pipe()
+            out_r, out_w = os.pipe()
+            err_r, err_w = os.pipe()
+            self.outputs = {out_r: "stdout", err_r: "stderr"}
+            stdio = (stdin_r, out_w, err_w)
+        st, launched = self.runtime.create(self.opts.cid, self.opts.bundle, spec=self.opts.spec, stdio=stdio,
+                                           wait_start=self.opts.wait_attach, annotations=self.opts.annotations)
+        if stdio is not None:
+            for fd in stdio:
+                os.close(fd)
+        else:
+            os.close(stdin_r)
+        if launched.console_fd is not None:
+            self.console = launched.console_fd
+            os.set_blocking(self.console, False)
+            self.outputs = {self.console: "stdout"}
+        for fd in self.outputs:
+            os.set_blocking(fd, False)
+        st.shim_pid = os.getpid()
+        st.save()
+        return st
+
+    def _start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        if self.opts.wait_attach:
+            self.runtime.start(self.opts.cid)
+        self.st.started = now_rfc3339()
+        self.st.save()
+
+    def _dispatch(self, key: selectors.SelectorKey) -> None:
+        if key.data == "listen":
+            conn, _ = key.fileobj.accept()  # type: ignore[union-attr]
+            conn.setblocking(True)
+            self.clients[conn] = af.FrameReader()
+            self.sel.register(conn, selectors.EVENT_READ, "client")
+            self._start()
+        elif key.data == "signal":
+            try:
+                os.read(key.fd, 512)
+            except BlockingIOError:
+                pass
+        elif key.data == "output":
+            self._read_output(key.fd)
+        elif key.data == "client":
+            self._read_client(key.fileobj)  # type: ignore[arg-type]
+
+    def _read_output(self, fd: int) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        except OSError:  # EIO from a pty master once the last slave closed
+            data = b""
+        stream = self.outputs[fd]
+        if not data:
+            self.sel.unregister(fd)
+            del self.outputs[fd]
+            if fd != self.console:
+                os.close(fd)
+            return
+        self.log.write(stream, data)
+        self._broadcast(af.frame(af.STDOUT if stream == "stdout" else af.STDERR, data))
+
+    def _broadcast(self, payload: bytes) -> None:
+        for conn in list(self.clients):
+            try:
+                conn.sendall(payload)
+            except OSError:
+                self._drop(conn)
+
+    def _drop(self, conn: socket.socket) -> None:
+        self.clients.pop(conn, None)
+        try:
+            self.sel.unregister(conn)
+        except (KeyError, ValueError):
+            pass
+        conn.close()
+
+    def _read_client(self, conn: socket.socket) -> None:
+        try:
+            data = conn.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(conn)
+            return
+        for channel, payload in self.clients[conn].feed(data):
+            if channel == af.STDIN:
+                self._stdin(payload)
+            elif channel == af.RESIZE and self.console is not None:
+                rows, cols = (int(x) for x in payload.split())
+                fcntl.ioctl(self.console, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def _stdin(self, payload: bytes) -> None:
+        target = self.console if self.console is not None else self.stdin_w
+        if target is None:
+            return
+        if not payload:
+            if self.console is not None:
+                return
+            os.close(target)
+            self.stdin_w = None
+            return
+        try:
+            os.set_blocking(target, True)
+            os.write(target, payload)
+            os.set_blocking(target, False)
+        except OSError:
+            pass
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            if pid == self.st.pid:
+                self._exited(status)
+
+    def _exited(self, status: int) -> None:
+        if os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            code = 128 + sig
+        else:
+            sig = 0
+            code = os.WEXITSTATUS(status)
+        try:
+            oom = self.runtime.cgroup(self.st).oom_killed()
+        except Exception:  # noqa: BLE001 - the verdict is best effort, the exit code is not
+            oom = False
+        self.exit = {"exitCode": code, "signal": sig, "oomKilled": bool(oom),
+                     "startedAt": self.st.started, "finishedAt": now_rfc3339()}
+        if self.stdin_w is not None:
+            os.close(self.stdin_w)
+            self.stdin_w = None
+        # A pty master reports EIO rather than EOF when the container is gone; a grace period
+        # covers both, and pipes still held by an escaped process must not keep the shim alive.
+        self.drain_deadline = time.monotonic() + 2
+        if self.console is not None:
+            self._drain_all()
+
+    def _drain_all(self) -> None:
+        while self.outputs and time.monotonic() < self.drain_deadline:
+            for fd in list(self.outputs):
+                self._read_output(fd)
+            if self.outputs:
+                time.sleep(0.01)
+        for fd in list(self.outputs):
+            self.sel.unregister(fd)
+            if fd != self.console:
+                os.close(fd)
+        self.outputs.clear()
+
+    def _finish(self) -> None:
+        assert self.exit is not None
+        self.log.close()
+        write_json_atomic(self.st.exit_file, self.exit)
+        if self.console is not None:
+            os.close(self.console)
+        if self.opts.on_exit is not None:
+            try:
+                self.opts.on_exit(self.st, self.exit)
+            except Exception:  # noqa: BLE001
+                with open(self.opts.log_path + ".shim-error", "w") as f:
+                    f.write(traceback.format_exc())
+        self._broadcast(af.frame(af.EXIT, json.dumps(self.exit).encode()))
+        for conn in list(self.clients):
+            self._drop(conn)
+        try:
+            os.unlink(self.sock_path)
+        except FileNotFoundError:
+            pass
+        os._exit(0)
+
+
+def _oneline(e: BaseException) -> str:
+    return (str(e) or type(e).__name__).splitlines()[0]

@@ -1,0 +1,129 @@
+"""`kubelite oci`: the runc lifecycle on a bundle that `runc spec` wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Env
+
+pytestmark = pytest.mark.root
+
+
+def _set_args(bundle: Path, args: list[str], **process: object) -> None:
+    spec = json.loads((bundle / "config.json").read_text())
+    spec["process"]["args"] = args
+    spec["process"]["terminal"] = False
+    spec["process"].update(process)
+    (bundle / "config.json").write_text(json.dumps(spec))
+
+
+def _state(kenv: Env, root: str, cid: str) -> dict[str, object]:
+    return dict(json.loads(kenv.ok("oci", "--root", root, "state", cid)))
+
+
+def test_lifecycle_create_start_kill_delete(kenv: Env, busybox_bundle: Path, tmp_path: Path) -> None:
+    root = str(tmp_path / "oci")
+    _set_args(busybox_bundle, ["sleep", "300"])
+    pid_file = tmp_path / "pid"
+    kenv.ok("oci", "--root", root, "create", "--bundle", str(busybox_bundle), "--pid-file", str(pid_file), "c1")
+    st = _state(kenv, root, "c1")
+    assert st["status"] == "created"
+    assert st["pid"] == int(pid_file.read_text())
+    assert st["bundle"] == str(busybox_bundle)
+    # Before start the process is our init, not yet the program.
+    assert "sleep" not in Path(f"/proc/{st['pid']}/cmdline").read_text()
+
+    kenv.ok("oci", "--root", root, "start", "c1")
+    assert _state(kenv, root, "c1")["status"] == "running"
+    assert Path(f"/proc/{st['pid']}/cmdline").read_bytes().split(b"\0")[0] == b"sleep"
+    listing = kenv.ok("oci", "--root", root, "list")
+    assert "c1" in listing and "running" in listing
+
+    again = kenv.run("oci", "--root", root, "start", "c1")
+    assert again.returncode != 0 and len(again.stderr.strip().splitlines()) == 1
+
+    busy = kenv.run("oci", "--root", root, "delete", "c1")
+    assert busy.returncode != 0 and "not stopped" in busy.stderr
+
+    kenv.ok("oci", "--root", root, "kill", "c1", "KILL")
+    deadline = time.monotonic() + 10
+    while _state(kenv, root, "c1")["status"] != "stopped" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _state(kenv, root, "c1")["status"] == "stopped"
+    kenv.ok("oci", "--root", root, "delete", "c1")
+    missing = kenv.run("oci", "--root", root, "state", "c1")
+    assert missing.returncode != 0
+    assert missing.stderr.strip() == "kubelite: container 'c1' does not exist"
+
+
+def test_run_returns_exit_code_and_isolates(kenv: Env, busybox_bundle: Path, tmp_path: Path) -> None:
+    root = str(tmp_path / "oci")
+    _set_args(busybox_bundle, ["sh", "-c", "echo pid=$$ host=$(hostname); ls /; exit 7"])
+    res = kenv.run("oci", "--root", root, "run", "--bundle", str(busybox_bundle), "r1")
+    assert res.returncode == 7, res.stderr
+    assert "pid=1 host=runc" in res.stdout
+    assert "work" not in res.stdout.split()
+    assert not os.path.exists(os.path.join(root, "r1"))
+
+
+def test_delete_force_running(kenv: Env, busybox_bundle: Path, tmp_path: Path) -> None:
+    root = str(tmp_path / "oci")
+    _set_args(busybox_bundle, ["sleep", "300"])
+    kenv.ok("oci", "--root", root, "run", "-d", "--bundle", str(busybox_bundle), "f1")
+    pid = _state(kenv, root, "f1")["pid"]
+    kenv.ok("oci", "--root", root, "delete", "--force", "f1")
+    assert not os.path.exists(f"/proc/{pid}/cmdline") or b"sleep" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+
+
+def test_exec_into_running(kenv: Env, busybox_bundle: Path, tmp_path: Path) -> None:
+    root = str(tmp_path / "oci")
+    _set_args(busybox_bundle, ["sleep", "300"])
+    kenv.ok("oci", "--root", root, "run", "-d", "--bundle", str(busybox_bundle), "e1")
+    try:
+        res = kenv.run("oci", "--root", root, "exec", "e1", "sh", "-c", "ps -o pid,args; hostname; exit 3")
+        assert res.returncode == 3, res.stderr
+        assert "1 sleep 300" in res.stdout
+        assert "runc" in res.stdout
+    finally:
+        kenv.ok("oci", "--root", root, "delete", "--force", "e1")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["create", "--bundle", "/nonexistent", "x"], "bundle not found: /nonexistent"),
+    (["start", "nope"], "container 'nope' does not exist"),
+    (["kill", "nope"], "container 'nope' does not exist"),
+    (["create", "--bundle", ".", "bad/id"], ""),
+])
+def test_errors_are_one_line(kenv: Env, tmp_path: Path, args: list[str], message: str) -> None:
+    res = kenv.run("oci", "--root", str(tmp_path / "oci"), *args)
+    assert res.returncode != 0
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kubelite: ")
+    assert message in lines[0]
+
+
+def test_duplicate_id_rejected(kenv: Env, busybox_bundle: Path, tmp_path: Path) -> None:
+    root = str(tmp_path / "oci")
+    _set_args(busybox_bundle, ["sleep", "300"])
+    kenv.ok("oci", "--root", root, "create", "--bundle", str(busybox_bundle), "d1")
+    try:
+        res = kenv.run("oci", "--root", root, "create", "--bundle", str(busybox_bundle), "d1")
+        assert res.returncode != 0 and "already exists" in res.stderr
+        assert _state(kenv, root, "d1")["status"] == "created"
+    finally:
+        kenv.ok("oci", "--root", root, "delete", "--force", "d1")
+
+
+def test_spec_writes_a_runnable_default(kenv: Env, tmp_path: Path, busybox_bundle: Path) -> None:
+    (busybox_bundle / "config.json").unlink()
+    kenv.ok("oci", "spec", "--bundle", str(busybox_bundle))
+    spec = json.loads((busybox_bundle / "config.json").read_text())
+    assert spec["process"]["terminal"] is True
+    assert "CAP_SYS_ADMIN" not in spec["process"]["capabilities"]["bounding"]
+    again = kenv.run("oci", "spec", "--bundle", str(busybox_bundle))
+    assert again.returncode != 0 and "exists" in again.stderr
