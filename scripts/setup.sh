@@ -37,5 +37,8 @@ if [ ! -e "$stamp" ]; then
   touch "$stamp"
 fi
 ln -sf "$venv/bin/kubelite" /usr/local/bin/kubelite
+# Precompiled bytecode: a one-shot `kubelite` command must not recompile the package on every run, even
+# where PYTHONDONTWRITEBYTECODE is set.
+"$venv/bin/python" -m compileall -q "$here/kubelite" >/dev/null
 
 "$venv/bin/kubelite" image ensure-default >/dev/null

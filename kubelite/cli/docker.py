@@ -21,7 +21,8 @@ from kubelite.runtime.logs import read_records
 
 
 def _run_parser(prog: str) -> Parser:
-    p = Parser(prog=prog)
+    p = Parser(prog=prog, add_help=False)
+    p.add_argument("--help", action="help")
     p.add_argument("--rm", action="store_true")
     p.add_argument("-d", "--detach", action="store_true")
     p.add_argument("--name")

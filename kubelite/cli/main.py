@@ -44,6 +44,7 @@ OCI runtime (runc-compatible):
 
 
 def main(argv: list[str] | None = None) -> None:
+    sys.dont_write_bytecode = False  # cache what we import, whatever the environment says
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE, end="")
@@ -72,6 +73,12 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(130) from None
     except BrokenPipeError:
         raise SystemExit(141) from None
+    except OSError as e:
+        die(f"{e.strerror or e}" + (f": {e.filename}" if e.filename else ""))
+    except Exception as e:  # noqa: BLE001 - a bug still gets one line; KUBELITE_DEBUG=1 shows the trace
+        if os.environ.get("KUBELITE_DEBUG"):
+            raise
+        die(f"internal error: {type(e).__name__}: {e}")
     raise SystemExit(code or 0)
 
 

@@ -9,6 +9,7 @@ JSON exit status, the last frame).
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 
@@ -38,7 +39,35 @@ class FrameReader:
         return out
 
 
+def _short(path: str) -> tuple[str, int | None]:
+    """A unix socket path must fit in 108 bytes; reach a deep one through an O_PATH descriptor of its directory."""
+    if len(path.encode()) < 100:
+        return path, None
+    fd = os.open(os.path.dirname(path), os.O_PATH | os.O_CLOEXEC)
+    return f"/proc/self/fd/{fd}/{os.path.basename(path)}", fd
+
+
 def connect(path: str) -> socket.socket:
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.connect(path)
+    short, fd = _short(path)
+    try:
+        s.connect(short)
+    except BaseException:
+        s.close()
+        raise
+    finally:
+        if fd is not None:
+            os.close(fd)
+    return s
+
+
+def listen(path: str) -> socket.socket:
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    short, fd = _short(path)
+    try:
+        s.bind(short)
+    finally:
+        if fd is not None:
+            os.close(fd)
+    s.listen(8)
     return s

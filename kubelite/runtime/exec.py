@@ -21,8 +21,8 @@ from kubelite.errors import Conflict, NotFound, SystemFailure
 from kubelite.runtime import capabilities, seccomp
 from kubelite.runtime import syscalls as sc
 from kubelite.runtime.cgroups import CgroupManager
-from kubelite.runtime.init import _setup_terminal_fd, send
-from kubelite.runtime.launcher import _recv
+from kubelite.runtime.init import _setup_terminal_fd, close_inherited_fds, send
+from kubelite.runtime.launcher import _recv, close_other_fds
 from kubelite.runtime.state import ContainerState, Status
 
 NS_ORDER = ["user", "ipc", "uts", "network", "pid", "cgroup", "mount"]
@@ -97,6 +97,7 @@ def _middle(st: ContainerState, process: dict[str, Any], cgroup: CgroupManager,
             for target, fd in enumerate(stdio):
                 if fd != target:
                     os.dup2(fd, target)
+        close_other_fds(keep={sock.fileno(), *(fd for _, fd in ns_fds)})
         cgroup.apply(os.getpid())
         for kind, fd in ns_fds:
             sc.SYSCALLS.setns(fd, sc.NAMESPACE_FLAGS[kind])
@@ -170,6 +171,7 @@ def _exec(process: dict[str, Any], sock: socket.socket, seccomp_program: Any) ->
             raise OSError(2, f"{path!r}: no such file or directory")
         send(sock, {"ready": True})
         sock.close()
+        close_inherited_fds()
         if process.get("noNewPrivileges"):
             capabilities.no_new_privs()
         if seccomp_program is not None:

@@ -43,6 +43,18 @@ class InitConfig:
     seccomp_program: Any = None  # compiled by the parent, so the child only installs it
 
 
+def close_inherited_fds(preserve: int = 0) -> None:
+    """Mark every descriptor above stdio (and the first PRESERVE after it) close-on-exec, as runc does:
+    nothing the runtime or its caller had open may leak into the container."""
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 + preserve:
+            try:
+                os.set_inheritable(fd, False)
+            except OSError:
+                pass
+
+
 def send(sock: socket.socket, msg: dict[str, Any], fds: list[int] | None = None) -> None:
     data = json.dumps(msg).encode() + b"\n"
     if fds:
@@ -141,6 +153,7 @@ def _init(cfg: InitConfig) -> None:
         os.close(fd)
         os.close(fifo_fd)
     cfg.sync.close()
+    close_inherited_fds()
     if proc.get("noNewPrivileges"):
         capabilities.no_new_privs()
     if cfg.seccomp_program is not None:

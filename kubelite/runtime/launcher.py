@@ -13,6 +13,7 @@ packet, file descriptors (the console master) riding along.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import socket
@@ -117,6 +118,23 @@ def _write_id_maps(pid: int, spec: dict[str, Any]) -> None:
             f.write(text)
 
 
+def close_other_fds(keep: set[int]) -> None:
+    """Close everything but stdio and KEEP in a freshly forked child.
+
+    The caller's descriptors (a shim's readiness pipe, a server's sockets) must not be held open by a
+    container that has not exec'd yet. The garbage collector is stopped first: a finalizer of an object
+    whose descriptor we closed here must not close a reused number later.
+    """
+    gc.disable()
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2 and fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 def _first_child(spec: dict[str, Any], rootfs: str, sock: socket.socket, cgroup: CgroupManager | None,
                  cgroup_version: str, stdio: tuple[int, int, int] | None, exec_fifo: str | None,
                  seccomp_program: Any, new_flags: int, new_user: bool, joins: list[tuple[str, str | None]],
@@ -126,6 +144,7 @@ def _first_child(spec: dict[str, Any], rootfs: str, sock: socket.socket, cgroup:
             for target, fd in enumerate(stdio):
                 if fd != target:
                     os.dup2(fd, target)
+        close_other_fds(keep={sock.fileno()})
         if cgroup is not None:
             cgroup.apply(os.getpid())
         in_userns = new_user

@@ -65,8 +65,9 @@ def start_shim(runtime: Runtime, opts: ShimOptions) -> ContainerState:
         os._exit(0)
     os.close(w)
     os.waitpid(pid, 0)
+    # One line, not until EOF: the container's processes hold copies of the pipe until they exec.
     with os.fdopen(r, "rb") as f:
-        data = f.read()
+        data = f.readline()
     try:
         msg = json.loads(data)
     except ValueError:
@@ -92,7 +93,7 @@ class _Shim:
 
     def _report(self, msg: dict[str, Any]) -> None:
         if self.ready_fd >= 0:
-            os.write(self.ready_fd, json.dumps(msg).encode())
+            os.write(self.ready_fd, json.dumps(msg).encode() + b"\n")
             os.close(self.ready_fd)
             self.ready_fd = -1
 
@@ -114,11 +115,17 @@ class _Shim:
             kind = type(e).__name__ if isinstance(e, KubeliteError) else "SystemFailure"
             self._report({"error": str(e) if isinstance(e, KubeliteError) else _oneline(e), "kind": kind})
             os._exit(1)
+        try:
+            self._serve(st, wake_r)
+        except BaseException as e:  # noqa: BLE001 - never leave the caller waiting or the container orphaned
+            self._report({"error": _oneline(e), "kind": "SystemFailure"})
+            os.kill(st.pid, signal.SIGKILL)
+            os._exit(1)
+
+    def _serve(self, st: ContainerState, wake_r: int) -> None:
         self.log = CRILogWriter(self.opts.log_path)
         self.sock_path = str(st.dir / "attach.sock")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        listener.bind(self.sock_path)
-        listener.listen(8)
+        listener = af.listen(self.sock_path)
         listener.setblocking(False)
         self.sel.register(listener, selectors.EVENT_READ, "listen")
         self.sel.register(wake_r, selectors.EVENT_READ, "signal")

@@ -26,30 +26,61 @@ from kubelite.runtime.cgroups import fs
 
 UNLIMITED = "9223372036854771712"
 V1_FILES: dict[str, dict[str, str]] = {
-    "cpu": {"cpu.shares": "1024", "cpu.cfs_period_us": "100000", "cpu.cfs_quota_us": "-1",
-            "cpu.cfs_burst_us": "0", "cpu.stat": "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n"},
-    "cpuacct": {"cpuacct.usage": "0", "cpuacct.usage_user": "0", "cpuacct.usage_sys": "0",
-                "cpuacct.stat": "user 0\nsystem 0\n"},
+    "cpu": {
+        "cpu.shares": "1024",
+        "cpu.cfs_period_us": "100000",
+        "cpu.cfs_quota_us": "-1",
+        "cpu.cfs_burst_us": "0",
+        "cpu.stat": "nr_periods 0\nnr_throttled 0\nthrottled_time 0\n",
+    },
+    "cpuacct": {
+        "cpuacct.usage": "0",
+        "cpuacct.usage_user": "0",
+        "cpuacct.usage_sys": "0",
+        "cpuacct.stat": "user 0\nsystem 0\n",
+    },
     "cpuset": {"cpuset.cpus": "", "cpuset.mems": ""},
-    "memory": {"memory.limit_in_bytes": UNLIMITED, "memory.memsw.limit_in_bytes": UNLIMITED,
-               "memory.soft_limit_in_bytes": UNLIMITED, "memory.usage_in_bytes": "0",
-               "memory.max_usage_in_bytes": "0", "memory.swappiness": "60",
-               "memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n"},
+    "memory": {
+        "memory.limit_in_bytes": UNLIMITED,
+        "memory.memsw.limit_in_bytes": UNLIMITED,
+        "memory.soft_limit_in_bytes": UNLIMITED,
+        "memory.usage_in_bytes": "0",
+        "memory.max_usage_in_bytes": "0",
+        "memory.swappiness": "60",
+        "memory.oom_control": "oom_kill_disable 0\nunder_oom 0\noom_kill 0\n",
+    },
     "pids": {"pids.max": "max", "pids.current": "0"},
     "freezer": {"freezer.state": "THAWED"},
     "devices": {"devices.allow": "", "devices.deny": "", "devices.list": "a *:* rwm\n"},
     "blkio": {},
 }
-V2_CORE = {"cgroup.procs": "", "cgroup.subtree_control": "", "cgroup.events": "populated 0\nfrozen 0\n",
-           "cgroup.freeze": "0", "cgroup.kill": "", "cpu.stat": "usage_usec 0\nuser_usec 0\nsystem_usec 0\n"}
+V2_CORE = {
+    "cgroup.procs": "",
+    "cgroup.subtree_control": "",
+    "cgroup.events": "populated 0\nfrozen 0\n",
+    "cgroup.freeze": "0",
+    "cgroup.kill": "",
+    "cpu.stat": "usage_usec 0\nuser_usec 0\nsystem_usec 0\n",
+}
 V2_FILES: dict[str, dict[str, str]] = {
-    "cpu": {"cpu.weight": "100", "cpu.max": "max 100000", "cpu.max.burst": "0",
-            "cpu.stat": "usage_usec 0\nuser_usec 0\nsystem_usec 0\nnr_periods 0\nnr_throttled 0\n"
-                        "throttled_usec 0\n"},
+    "cpu": {
+        "cpu.weight": "100",
+        "cpu.max": "max 100000",
+        "cpu.max.burst": "0",
+        "cpu.stat": "usage_usec 0\nuser_usec 0\nsystem_usec 0\nnr_periods 0\nnr_throttled 0\n"
+        "throttled_usec 0\n",
+    },
     "cpuset": {"cpuset.cpus": "", "cpuset.mems": ""},
     "io": {"io.max": ""},
-    "memory": {"memory.max": "max", "memory.swap.max": "max", "memory.low": "0", "memory.high": "max", "memory.current": "0",
-               "memory.peak": "0", "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n"},
+    "memory": {
+        "memory.max": "max",
+        "memory.swap.max": "max",
+        "memory.low": "0",
+        "memory.high": "max",
+        "memory.current": "0",
+        "memory.peak": "0",
+        "memory.events": "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\n",
+    },
     "pids": {"pids.max": "max", "pids.current": "0"},
     "hugetlb": {},
 }
@@ -75,8 +106,15 @@ class FakeKernel:
             (root / "cpuset" / "cpuset.cpus").write_text("0-3\n")
             (root / "cpuset" / "cpuset.mems").write_text("0\n")
         else:
-            self._populate(root, {"cgroup.controllers": ROOT_CONTROLLERS, "cgroup.procs": "",
-                                  "cgroup.subtree_control": "", "cpu.stat": V2_CORE["cpu.stat"]})
+            self._populate(
+                root,
+                {
+                    "cgroup.controllers": ROOT_CONTROLLERS,
+                    "cgroup.procs": "",
+                    "cgroup.subtree_control": "",
+                    "cpu.stat": V2_CORE["cpu.stat"],
+                },
+            )
 
     @staticmethod
     def _populate(d: Path, files: dict[str, str]) -> None:
@@ -151,7 +189,9 @@ class FakeKernel:
             limit = self._bytes(path.parent / "memory.limit_in_bytes")
             memsw = self._bytes(path.parent / "memory.memsw.limit_in_bytes")
             new = self._bytes_of(text)
-            if (name == "memory.limit_in_bytes" and new > memsw) or (name != "memory.limit_in_bytes" and new < limit):
+            if (name == "memory.limit_in_bytes" and new > memsw) or (
+                name != "memory.limit_in_bytes" and new < limit
+            ):
                 self._fail(errno.EINVAL, path)
             path.write_text(UNLIMITED if new == 1 << 63 else text)
         else:

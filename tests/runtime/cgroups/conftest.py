@@ -1,4 +1,4 @@
-"""Fixtures: every cgroup implementation behind one ``Env``, and leak checks.
+"""Fixtures: every cgroup implementation behind one ``Env`` (cgroup_env.py), and leak checks.
 
 ``cg`` is parametrised over the real v1 hierarchies of this host (skipped when
 absent or not root), a fake v1 tree and a fake v2 tree (``cgroup_fakefs``).
@@ -11,68 +11,11 @@ import ctypes
 import os
 import signal
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from cgroup_fakefs import FakeKernel
-
-from kubelite.runtime import cgroups
-from kubelite.runtime.cgroups import CgroupManager
-
-SYS = Path("/sys/fs/cgroup")
-V1_REAL = os.geteuid() == 0 and (SYS / "memory" / "memory.limit_in_bytes").exists() and (SYS / "pids").is_dir()
-V2_CORE_ROOT = SYS / "unified" if (SYS / "unified" / "cgroup.controllers").exists() else SYS
-V2_REAL = os.geteuid() == 0 and (V2_CORE_ROOT / "cgroup.controllers").exists()
-
-
-def leftovers() -> list[str]:
-    found = []
-    for top, dirs, _ in os.walk(SYS):
-        found += [os.path.join(top, d) for d in dirs if "kubelite-test" in d]
-    return found
-
-
-@dataclass
-class Env:
-    """One cgroup implementation under test, with a private parent cgroup."""
-
-    kind: str  # "v1-real", "v1-fake", "v2-fake", "v2-real"
-    version: str
-    root: Path
-    parent: str = field(default_factory=lambda: f"/kubelite-test-{uuid.uuid4().hex[:10]}")
-    fake: FakeKernel | None = None
-    managers: list[CgroupManager] = field(default_factory=list)
-
-    def manager(self, name: str = "c") -> CgroupManager:
-        m = cgroups.manager(f"{self.parent}/{name}", root=self.root, version=self.version)
-        self.managers.append(m)
-        return m
-
-    def file(self, m: CgroupManager, controller: str, name: str) -> Path:
-        return m.paths()["unified" if self.version == "v2" else controller] / name
-
-    def read(self, m: CgroupManager, controller: str, name: str) -> str:
-        return self.file(m, controller, name).read_text().strip()
-
-    def frozen(self, m: CgroupManager) -> bool:
-        if self.version == "v1":
-            return self.read(m, "freezer", "freezer.state") == "FROZEN"
-        return "frozen 1" in self.read(m, "", "cgroup.events")
-
-    def parent_dirs(self) -> list[Path]:
-        if self.version == "v2":
-            return [self.root / self.parent.lstrip("/")]
-        return [self.root / h / self.parent.lstrip("/") for h in cgroups.v1.HIERARCHIES]
-
-    def cleanup(self) -> None:
-        for m in self.managers:
-            m.destroy()
-        for d in self.parent_dirs():
-            if d.exists():
-                cgroups.fs.rmdir(d)
+from cgroup_env import SYS, Env, leftovers, make_env
 
 
 @pytest.fixture
@@ -125,24 +68,9 @@ def subreaper() -> Iterator[None]:
                 time.sleep(0.01)
 
 
-def _make_env(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
-    if kind == "v1-real":
-        if not V1_REAL:
-            pytest.skip("needs root and cgroup v1 hierarchies under /sys/fs/cgroup")
-        return Env(kind, "v1", SYS)
-    if kind == "v2-real":
-        if not V2_REAL:
-            pytest.skip("needs root and a cgroup2 mount")
-        return Env(kind, "v2", V2_CORE_ROOT)
-    version = kind.split("-")[0]
-    fake = FakeKernel(tmp_path / "cgroupfs", version)
-    fake.install(monkeypatch)
-    return Env(kind, version, fake.root, fake=fake)
-
-
 @pytest.fixture(params=[pytest.param("v1-real", marks=pytest.mark.root), "v1-fake", "v2-fake"])
 def cg(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    env = _make_env(request.param, tmp_path, monkeypatch)
+    env = make_env(request.param, tmp_path, monkeypatch)
     try:
         yield env
     finally:
@@ -152,7 +80,7 @@ def cg(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.Monke
 
 @pytest.fixture
 def v1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    env = _make_env("v1-real", tmp_path, monkeypatch)
+    env = make_env("v1-real", tmp_path, monkeypatch)
     try:
         yield env
     finally:
@@ -161,7 +89,25 @@ def v1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
 
 @pytest.fixture
 def v2core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    env = _make_env("v2-real", tmp_path, monkeypatch)
+    env = make_env("v2-real", tmp_path, monkeypatch)
+    try:
+        yield env
+    finally:
+        env.cleanup()
+
+
+@pytest.fixture
+def v1fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    env = make_env("v1-fake", tmp_path, monkeypatch)
+    try:
+        yield env
+    finally:
+        env.cleanup()
+
+
+@pytest.fixture
+def v2fake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    env = make_env("v2-fake", tmp_path, monkeypatch)
     try:
         yield env
     finally:
@@ -170,15 +116,31 @@ def v2core(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
 
 @pytest.fixture(params=["v1-fake", "v2-fake"])
 def fake(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    env = _make_env(request.param, tmp_path, monkeypatch)
+    env = make_env(request.param, tmp_path, monkeypatch)
     try:
         yield env
     finally:
         env.cleanup()
 
 
+def _my_children() -> set[int]:
+    me, out = str(os.getpid()), set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if stat[1] == me:
+                out.add(int(entry))
+    return out
+
+
 @pytest.fixture(autouse=True)
-def no_leaked_cgroups() -> Iterator[None]:
+def no_leaks() -> Iterator[None]:
+    """After each test: no kubelite-test cgroup anywhere, no child process (live or zombie) of ours."""
+    before = _my_children()
     yield
     if SYS.is_dir():
         assert leftovers() == [], "a test left kubelite-test cgroups behind"
+    assert _my_children() - before == set(), "a test left child processes behind"

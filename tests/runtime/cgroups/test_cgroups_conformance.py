@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import Env
+from cgroup_env import Env
 
 from kubelite.errors import Invalid
 
@@ -19,43 +19,99 @@ MiB = 1 << 20
 
 # (OCI resources, {version: [(controller, file, expected content)]})
 CASES: list[tuple[str, dict[str, Any], dict[str, list[tuple[str, str, str]]]]] = [
-    ("memory-limit-and-swap", {"memory": {"limit": 32 * MiB, "swap": 64 * MiB}}, {
-        "v1": [("memory", "memory.limit_in_bytes", str(32 * MiB)),
-               ("memory", "memory.memsw.limit_in_bytes", str(64 * MiB))],
-        "v2": [("memory", "memory.max", str(32 * MiB)), ("memory", "memory.swap.max", str(32 * MiB))]}),
-    ("memory-no-swap", {"memory": {"limit": 32 * MiB, "swap": 32 * MiB}}, {
-        "v1": [("memory", "memory.memsw.limit_in_bytes", str(32 * MiB))],
-        "v2": [("memory", "memory.swap.max", "0")]}),
-    ("memory-reservation", {"memory": {"reservation": 16 * MiB}}, {
-        "v1": [("memory", "memory.soft_limit_in_bytes", str(16 * MiB))],
-        "v2": [("memory", "memory.low", str(16 * MiB))]}),
-    ("cpu-shares", {"cpu": {"shares": 512}}, {
-        "v1": [("cpu", "cpu.shares", "512")], "v2": [("cpu", "cpu.weight", "20")]}),
-    ("cpu-shares-max", {"cpu": {"shares": 262144}}, {
-        "v1": [("cpu", "cpu.shares", "262144")], "v2": [("cpu", "cpu.weight", "10000")]}),
-    ("cpu-quota", {"cpu": {"quota": 50000, "period": 100000}}, {
-        "v1": [("cpu", "cpu.cfs_quota_us", "50000"), ("cpu", "cpu.cfs_period_us", "100000")],
-        "v2": [("cpu", "cpu.max", "50000 100000")]}),
-    ("cpu-quota-other-period", {"cpu": {"quota": 150000, "period": 50000}}, {
-        "v1": [("cpu", "cpu.cfs_quota_us", "150000"), ("cpu", "cpu.cfs_period_us", "50000")],
-        "v2": [("cpu", "cpu.max", "150000 50000")]}),
-    ("cpu-unlimited", {"cpu": {"quota": -1, "period": 100000}}, {
-        "v1": [("cpu", "cpu.cfs_quota_us", "-1")], "v2": [("cpu", "cpu.max", "max 100000")]}),
-    ("cpuset", {"cpu": {"cpus": "0", "mems": "0"}}, {
-        "v1": [("cpuset", "cpuset.cpus", "0"), ("cpuset", "cpuset.mems", "0")],
-        "v2": [("cpuset", "cpuset.cpus", "0"), ("cpuset", "cpuset.mems", "0")]}),
-    ("pids", {"pids": {"limit": 10}}, {"v1": [("pids", "pids.max", "10")], "v2": [("pids", "pids.max", "10")]}),
-    ("pids-unlimited", {"pids": {"limit": -1}}, {
-        "v1": [("pids", "pids.max", "max")], "v2": [("pids", "pids.max", "max")]}),
-    ("pids-zero-is-unlimited", {"pids": {"limit": 0}}, {
-        "v1": [("pids", "pids.max", "max")], "v2": [("pids", "pids.max", "max")]}),
-    ("unknown-keys-ignored", {"blockIO": {"weight": 10}, "hugepageLimits": [], "memory": {"kernel": 1}}, {
-        "v1": [], "v2": []}),
+    (
+        "memory-limit-and-swap",
+        {"memory": {"limit": 32 * MiB, "swap": 64 * MiB}},
+        {
+            "v1": [
+                ("memory", "memory.limit_in_bytes", str(32 * MiB)),
+                ("memory", "memory.memsw.limit_in_bytes", str(64 * MiB)),
+            ],
+            "v2": [("memory", "memory.max", str(32 * MiB)), ("memory", "memory.swap.max", str(32 * MiB))],
+        },
+    ),
+    (
+        "memory-no-swap",
+        {"memory": {"limit": 32 * MiB, "swap": 32 * MiB}},
+        {
+            "v1": [("memory", "memory.memsw.limit_in_bytes", str(32 * MiB))],
+            "v2": [("memory", "memory.swap.max", "0")],
+        },
+    ),
+    (
+        "memory-reservation",
+        {"memory": {"reservation": 16 * MiB}},
+        {
+            "v1": [("memory", "memory.soft_limit_in_bytes", str(16 * MiB))],
+            "v2": [("memory", "memory.low", str(16 * MiB))],
+        },
+    ),
+    (
+        "cpu-shares",
+        {"cpu": {"shares": 512}},
+        {"v1": [("cpu", "cpu.shares", "512")], "v2": [("cpu", "cpu.weight", "20")]},
+    ),
+    (
+        "cpu-shares-max",
+        {"cpu": {"shares": 262144}},
+        {"v1": [("cpu", "cpu.shares", "262144")], "v2": [("cpu", "cpu.weight", "10000")]},
+    ),
+    (
+        "cpu-quota",
+        {"cpu": {"quota": 50000, "period": 100000}},
+        {
+            "v1": [("cpu", "cpu.cfs_quota_us", "50000"), ("cpu", "cpu.cfs_period_us", "100000")],
+            "v2": [("cpu", "cpu.max", "50000 100000")],
+        },
+    ),
+    (
+        "cpu-quota-other-period",
+        {"cpu": {"quota": 150000, "period": 50000}},
+        {
+            "v1": [("cpu", "cpu.cfs_quota_us", "150000"), ("cpu", "cpu.cfs_period_us", "50000")],
+            "v2": [("cpu", "cpu.max", "150000 50000")],
+        },
+    ),
+    (
+        "cpu-unlimited",
+        {"cpu": {"quota": -1, "period": 100000}},
+        {"v1": [("cpu", "cpu.cfs_quota_us", "-1")], "v2": [("cpu", "cpu.max", "max 100000")]},
+    ),
+    (
+        "cpuset",
+        {"cpu": {"cpus": "0", "mems": "0"}},
+        {
+            "v1": [("cpuset", "cpuset.cpus", "0"), ("cpuset", "cpuset.mems", "0")],
+            "v2": [("cpuset", "cpuset.cpus", "0"), ("cpuset", "cpuset.mems", "0")],
+        },
+    ),
+    (
+        "pids",
+        {"pids": {"limit": 10}},
+        {"v1": [("pids", "pids.max", "10")], "v2": [("pids", "pids.max", "10")]},
+    ),
+    (
+        "pids-unlimited",
+        {"pids": {"limit": -1}},
+        {"v1": [("pids", "pids.max", "max")], "v2": [("pids", "pids.max", "max")]},
+    ),
+    (
+        "pids-zero-is-unlimited",
+        {"pids": {"limit": 0}},
+        {"v1": [("pids", "pids.max", "max")], "v2": [("pids", "pids.max", "max")]},
+    ),
+    (
+        "unknown-keys-ignored",
+        {"blockIO": {"weight": 10}, "hugepageLimits": [], "memory": {"kernel": 1}},
+        {"v1": [], "v2": []},
+    ),
 ]
 
 
 @pytest.mark.parametrize("resources,expected", [pytest.param(r, e, id=n) for n, r, e in CASES])
-def test_set_writes(cg: Env, resources: dict[str, Any], expected: dict[str, list[tuple[str, str, str]]]) -> None:
+def test_set_writes(
+    cg: Env, resources: dict[str, Any], expected: dict[str, list[tuple[str, str, str]]]
+) -> None:
     m = cg.manager()
     m.create()
     m.set(resources)
@@ -74,21 +130,24 @@ def test_set_is_repeatable_and_can_lower_memory(cg: Env) -> None:
     assert m.stats().memory_limit is None
 
 
-@pytest.mark.parametrize("resources", [
-    {"memory": {"limit": "64m"}},
-    {"memory": {"limit": True}},
-    {"memory": {"limit": -5}},
-    {"memory": {"limit": 64 * MiB, "swap": 32 * MiB}},
-    {"memory": {"swappiness": 101}},
-    {"cpu": {"shares": "x"}},
-    {"cpu": {"period": 10}},
-    {"cpu": {"quota": 10}},
-    {"cpu": {"cpus": "a-b"}},
-    {"pids": {"limit": 1.5}},
-    {"pids": "lots"},
-    {"devices": [{"allow": "yes"}]},
-    {"unified": {"../escape": "1"}},
-])
+@pytest.mark.parametrize(
+    "resources",
+    [
+        {"memory": {"limit": "64m"}},
+        {"memory": {"limit": True}},
+        {"memory": {"limit": -5}},
+        {"memory": {"limit": 64 * MiB, "swap": 32 * MiB}},
+        {"memory": {"swappiness": 101}},
+        {"cpu": {"shares": "x"}},
+        {"cpu": {"period": 10}},
+        {"cpu": {"quota": 10}},
+        {"cpu": {"cpus": "a-b"}},
+        {"pids": {"limit": 1.5}},
+        {"pids": "lots"},
+        {"devices": [{"allow": "yes"}]},
+        {"unified": {"../escape": "1"}},
+    ],
+)
 def test_bad_values_are_invalid_and_write_nothing(cg: Env, resources: dict[str, Any]) -> None:
     m = cg.manager()
     m.create()
@@ -164,3 +223,15 @@ def test_destroy_of_never_created_cgroup(cg: Env) -> None:
     m = cg.manager("never")
     m.destroy()
     assert m.procs() == []
+
+
+def test_kill_all_keeps_a_paused_cgroup_paused(cg: Env, children: Any) -> None:
+    m = cg.manager()
+    m.create()
+    pid = children(lambda: time.sleep(30))
+    m.apply(pid)
+    m.freeze()
+    m.kill_all(signal.SIGTERM)  # delivered once thawed
+    assert cg.frozen(m)
+    m.kill_all()  # SIGKILL gets through a paused cgroup (v1 thaws, v2's cgroup.kill needs not)
+    assert os.waitpid(pid, 0)[1] in (signal.SIGTERM, signal.SIGKILL)

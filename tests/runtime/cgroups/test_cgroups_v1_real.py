@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Env
+from cgroup_env import Env
 
 pytestmark = pytest.mark.root
 MiB = 1 << 20
@@ -100,7 +100,9 @@ def test_fork_bomb_is_bounded_by_pids_max(v1: Env, children: Any, subreaper: Non
         os.close(fd)
 
 
-def test_destroy_kills_grandchildren_and_removes_every_hierarchy(v1: Env, children: Any, subreaper: None) -> None:
+def test_destroy_kills_grandchildren_and_removes_every_hierarchy(
+    v1: Env, children: Any, subreaper: None
+) -> None:
     m = v1.manager()
     m.create()
     r, w = os.pipe()
@@ -124,7 +126,9 @@ def test_destroy_kills_grandchildren_and_removes_every_hierarchy(v1: Env, childr
     m.destroy()
     assert os.waitpid(pid, 0)[1] == signal.SIGKILL
     for p in family:
-        assert not os.path.exists(f"/proc/{p}") or open(f"/proc/{p}/stat").read().split(")")[1].split()[0] == "Z"
+        assert (
+            not os.path.exists(f"/proc/{p}") or open(f"/proc/{p}/stat").read().split(")")[1].split()[0] == "Z"
+        )
     assert not [p for p in m.paths().values() if p.exists()]
     os.close(r)
     os.close(w)

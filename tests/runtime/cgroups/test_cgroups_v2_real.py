@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import Env
+from cgroup_env import Env
 
 pytestmark = pytest.mark.root
 

@@ -110,10 +110,15 @@ class V1Manager(TreeManager):
         freezer.thaw(self._need("freezer"))
 
     def kill_all(self, sig: int = signal.SIGKILL) -> None:
-        """Freeze so nothing forks while we signal, signal the subtree, thaw so signals get delivered."""
+        """Freeze so nothing forks while we signal, signal the subtree, thaw so signals get delivered.
+
+        A cgroup that was paused stays paused after a catchable signal; SIGKILL always thaws,
+        or the processes could not die.
+        """
         d = self._dir("freezer")
-        frozen = False
+        frozen, was_frozen = False, False
         if d is not None and fs.exists(d):
+            was_frozen = freezer.state(d) == "FROZEN"
             try:
                 freezer.freeze(d, timeout=1.0)
                 frozen = True
@@ -122,5 +127,5 @@ class V1Manager(TreeManager):
         try:
             signal_pids(self._tree_procs(), sig)
         finally:
-            if frozen and d is not None:
+            if frozen and d is not None and (sig == signal.SIGKILL or not was_frozen):
                 freezer.thaw(d)

@@ -62,6 +62,7 @@ class V2Manager(TreeManager):
         fs.write(self.dir / "cgroup.procs", pid)
 
     def set(self, spec: dict[str, Any]) -> None:
+        """Device rules are validated but not enforced: v2 needs an eBPF program for them (not done)."""
         r = resources.parse(spec)
         for module in (memory, cpu, cpuset, pids):
             if module.wants(r):
@@ -91,6 +92,7 @@ class V2Manager(TreeManager):
             fs.write(self.dir / "cgroup.kill", 1)
             return
         frozen = False
+        was_frozen = fs.read_keyed(self.dir / "cgroup.events").get("frozen", 0) == 1
         if fs.exists(self.dir / "cgroup.freeze"):
             try:
                 freezer.freeze(self.dir, timeout=1.0)
@@ -100,5 +102,5 @@ class V2Manager(TreeManager):
         try:
             signal_pids(self._tree_procs(), sig)
         finally:
-            if frozen:
+            if frozen and (sig == signal.SIGKILL or not was_frozen):
                 freezer.thaw(self.dir)
