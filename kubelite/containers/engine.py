@@ -31,7 +31,6 @@ from kubelite.runtime.container import Runtime, now_rfc3339, parse_signal
 from kubelite.runtime.shim import ShimOptions, start_shim
 from kubelite.runtime.state import ContainerState, Status, pid_start_time, write_json_atomic
 
-
 DEFAULT_IMAGE_NAMES = ("busybox", "busybox:latest", "docker.io/library/busybox:latest")
 
 

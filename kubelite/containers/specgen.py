@@ -19,6 +19,7 @@ from kubelite.errors import Invalid
 from kubelite.runtime import seccomp
 from kubelite.runtime import spec as oci
 from kubelite.runtime.capabilities import NAMES as ALL_CAPS
+from kubelite.runtime.capabilities import current as current_caps
 from kubelite.runtime.cgroups import parse_memory
 
 ENV_NAME = re.compile(r"^[^=\s][^=]*$")
@@ -178,7 +179,8 @@ def _capabilities(opts: RunOptions) -> list[str]:
         return c if c.startswith("CAP_") else "CAP_" + c
 
     if opts.privileged:
-        return sorted(ALL_CAPS)
+        # Every capability we hold ourselves: a sandboxed host may lack some (CAP_SYS_RESOURCE here).
+        return sorted(current_caps()["bounding"])
     caps = set(oci.DEFAULT_CAPS)
     add = {norm(c) for c in opts.cap_add}
     drop = {norm(c) for c in opts.cap_drop}

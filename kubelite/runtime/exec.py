@@ -21,7 +21,7 @@ from kubelite.errors import Conflict, NotFound, SystemFailure
 from kubelite.runtime import capabilities, seccomp
 from kubelite.runtime import syscalls as sc
 from kubelite.runtime.cgroups import CgroupManager
-from kubelite.runtime.init import _setup_terminal_fd, close_inherited_fds, send
+from kubelite.runtime.init import _setup_terminal_fd, close_inherited_fds, reset_signals, send
 from kubelite.runtime.launcher import _recv, close_other_fds
 from kubelite.runtime.state import ContainerState, Status
 
@@ -98,6 +98,7 @@ def _middle(st: ContainerState, process: dict[str, Any], cgroup: CgroupManager,
                 if fd != target:
                     os.dup2(fd, target)
         close_other_fds(keep={sock.fileno(), *(fd for _, fd in ns_fds)})
+        reset_signals()
         cgroup.apply(os.getpid())
         for kind, fd in ns_fds:
             sc.SYSCALLS.setns(fd, sc.NAMESPACE_FLAGS[kind])

@@ -16,6 +16,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import socket
 import termios
 from dataclasses import dataclass
@@ -41,6 +42,20 @@ class InitConfig:
     in_userns: bool
     exec_fifo: str | None  # wait here for `start` before execve; None starts at once
     seccomp_program: Any = None  # compiled by the parent, so the child only installs it
+
+
+def reset_signals() -> None:
+    """Default dispositions and an empty mask: ignored signals survive execve, and Python ignores SIGPIPE
+    (the shim ignores more), so a container would inherit them and could not even trap SIGTERM."""
+    signal.set_wakeup_fd(-1)
+    for sig in signal.valid_signals():
+        if sig in (signal.SIGKILL, signal.SIGSTOP):
+            continue
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (OSError, ValueError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
 def close_inherited_fds(preserve: int = 0) -> None:

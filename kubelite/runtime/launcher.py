@@ -24,7 +24,7 @@ from kubelite.errors import SystemFailure
 from kubelite.runtime import spec as oci
 from kubelite.runtime import syscalls as sc
 from kubelite.runtime.cgroups import CgroupManager
-from kubelite.runtime.init import InitConfig, container_init, send
+from kubelite.runtime.init import InitConfig, container_init, reset_signals, send
 
 # Join order matters: the user namespace first (it owns the others), mount last (it changes our view of /proc).
 JOIN_ORDER = ["user", "ipc", "uts", "network", "pid", "cgroup", "time", "mount"]
@@ -145,6 +145,7 @@ def _first_child(spec: dict[str, Any], rootfs: str, sock: socket.socket, cgroup:
                 if fd != target:
                     os.dup2(fd, target)
         close_other_fds(keep={sock.fileno()})
+        reset_signals()
         if cgroup is not None:
             cgroup.apply(os.getpid())
         in_userns = new_user
