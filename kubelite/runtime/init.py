@@ -42,6 +42,7 @@ class InitConfig:
     in_userns: bool
     exec_fifo: str | None  # wait here for `start` before execve; None starts at once
     seccomp_program: Any = None  # compiled by the parent, so the child only installs it
+    cgroup_path: str = ""
 
 
 def reset_signals() -> None:
@@ -102,7 +103,8 @@ def _init(cfg: InitConfig) -> None:
     os.setsid()
     fifo_fd = os.open(cfg.exec_fifo, os.O_PATH | os.O_CLOEXEC) if cfg.exec_fifo else -1
 
-    builder = RootfsBuilder(spec, cfg.rootfs, cgroup_version=cfg.cgroup_version, in_userns=cfg.in_userns)
+    builder = RootfsBuilder(spec, cfg.rootfs, cgroup_version=cfg.cgroup_version, in_userns=cfg.in_userns,
+                            cgroup_path=cfg.cgroup_path)
     if cfg.new_mount_ns:
         builder.prepare()
         builder.pivot()

@@ -172,7 +172,8 @@ def _first_child(spec: dict[str, Any], rootfs: str, sock: socket.socket, cgroup:
         if pid == 0:
             container_init(InitConfig(spec=spec, rootfs=rootfs, sync=sock, cgroup_version=cgroup_version,
                                       new_mount_ns=new_mount_ns, in_userns=in_userns, exec_fifo=exec_fifo,
-                                      seccomp_program=seccomp_program))
+                                      seccomp_program=seccomp_program,
+                                      cgroup_path=cgroup.path if cgroup is not None else ""))
         send(sock, {"pid": pid})
     except BaseException as e:  # noqa: BLE001 - report, never raise out of a forked child
         try:

@@ -110,12 +110,13 @@ class RootfsBuilder:
     """Mounts a spec's filesystems under ROOTFS, then pivots into it."""
 
     def __init__(self, spec: dict[str, Any], rootfs: str, sys: Syscalls = sc.SYSCALLS,
-                 cgroup_version: str = "v1", in_userns: bool = False) -> None:
+                 cgroup_version: str = "v1", in_userns: bool = False, cgroup_path: str = "") -> None:
         self.spec = spec
         self.rootfs = rootfs
         self.sys = sys
         self.cgroup_version = cgroup_version
         self.in_userns = in_userns
+        self.cgroup_path = cgroup_path
         self.linux: dict[str, Any] = spec.get("linux", {})
 
     def prepare(self) -> None:
@@ -171,6 +172,13 @@ class RootfsBuilder:
         for name, options in v1_hierarchies():
             sub = os.path.join(dest, name)
             os.makedirs(sub, exist_ok=True)
+            if self.in_userns:
+                # v1 hierarchies cannot be mounted from a user namespace: bind the container's own cgroups.
+                host = os.path.join("/sys/fs/cgroup", name, self.cgroup_path.lstrip("/"))
+                if os.path.isdir(host):
+                    self.sys.mount(host, sub, None, sc.MS_BIND)
+                    self.sys.mount(None, sub, None, sc.MS_BIND | sc.MS_REMOUNT | base | ro)
+                continue
             self.sys.mount("cgroup", sub, "cgroup", base | ro, options)
         for link, target in (("cpu", "cpu,cpuacct"), ("cpuacct", "cpu,cpuacct")):
             if os.path.isdir(os.path.join(dest, target)) and not os.path.lexists(os.path.join(dest, link)):

@@ -127,3 +127,29 @@ def test_spec_writes_a_runnable_default(kenv: Env, tmp_path: Path, busybox_bundl
     assert "CAP_SYS_ADMIN" not in spec["process"]["capabilities"]["bounding"]
     again = kenv.run("oci", "spec", "--bundle", str(busybox_bundle))
     assert again.returncode != 0 and "exists" in again.stderr
+
+
+def test_user_namespace_maps_root_to_an_unprivileged_host_uid(kenv: Env, busybox_bundle: Path, tmp_path: Path) -> None:
+    root = str(tmp_path / "oci")
+    spec = json.loads((busybox_bundle / "config.json").read_text())
+    spec["process"]["terminal"] = False
+    spec["process"]["args"] = ["sleep", "300"]
+    spec["linux"]["namespaces"].append({"type": "user"})
+    mapping = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    spec["linux"]["uidMappings"] = spec["linux"]["gidMappings"] = mapping
+    (busybox_bundle / "config.json").write_text(json.dumps(spec))
+    # The mapped root must be able to reach its rootfs, as with runc: open up pytest's 0700 directories.
+    for parent in [busybox_bundle, *busybox_bundle.parents][:4]:
+        parent.chmod(0o755)
+    for dirpath, dirnames, filenames in os.walk(busybox_bundle / "rootfs"):
+        for n in [dirpath, *(os.path.join(dirpath, f) for f in dirnames + filenames)]:
+            os.lchown(n, 100000, 100000)
+    kenv.ok("oci", "--root", root, "run", "-d", "--bundle", str(busybox_bundle), "u1")
+    try:
+        pid = _state(kenv, root, "u1")["pid"]
+        uids = Path(f"/proc/{pid}/status").read_text().split("Uid:")[1].split()[:1]
+        assert uids == ["100000"]  # root inside is nobody in particular outside
+        out = kenv.ok("oci", "--root", root, "exec", "u1", "sh", "-c", "id -u; cat /proc/self/uid_map")
+        assert out.split() == ["0", "0", "100000", "65536"]
+    finally:
+        kenv.ok("oci", "--root", root, "delete", "--force", "u1")
