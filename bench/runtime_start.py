@@ -100,7 +100,7 @@ def main() -> None:
     try:
         bundle = make_bundle(tmp)
         results: dict[str, list[float]] = {}
-        kubelite = str(HERE.parent / ".venv" / "bin" / "kubelite")
+        kubelite = str(HERE.parent / ".venv" / "bin" / "kubelite-fast")
         results["runc"] = time_cmd(["runc", "--root", str(tmp / "runc"), "run", "--bundle", str(bundle),
                                     "bench-runc-{i}"], args.n)
         if shutil.which("crun"):

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kubelite.cli.args import Parser
 from kubelite.errors import Invalid
+
+if TYPE_CHECKING:
+    from kubelite.images.store import ImageStore
 
 
 def main(argv: list[str]) -> int:
@@ -27,7 +31,7 @@ def main(argv: list[str]) -> int:
     return handlers[sub](argv[2:])
 
 
-def _store():  # type: ignore[no-untyped-def]
+def _store() -> ImageStore:
     from kubelite.images.store import ImageStore
 
     return ImageStore()

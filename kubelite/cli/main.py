@@ -43,6 +43,15 @@ OCI runtime (runc-compatible):
 """
 
 
+def load_site_packages() -> None:
+    """The fast launcher runs without site; a command that needs third-party packages calls this first."""
+    if not sys.flags.no_site:
+        return
+    import site
+
+    site.main()
+
+
 def main(argv: list[str] | None = None) -> None:
     sys.dont_write_bytecode = False  # cache what we import, whatever the environment says
     argv = list(sys.argv[1:] if argv is None else argv)

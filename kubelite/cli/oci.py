@@ -21,7 +21,6 @@ from typing import Any
 from kubelite.cli.args import Parser
 from kubelite.errors import Invalid, NotFound
 from kubelite.paths import state_root
-from kubelite.runtime import exec as rexec
 from kubelite.runtime import spec as oci
 from kubelite.runtime import syscalls as sc
 from kubelite.runtime.container import Runtime, compiled_seccomp
@@ -139,6 +138,12 @@ def cmd_create(rt: Runtime, args: Any) -> int:
     return 0
 
 
+def _wait(pid: int) -> int:
+    from kubelite.runtime import exec as rexec
+
+    return rexec.wait(pid)
+
+
 def cmd_run(rt: Runtime, args: Any) -> int:
     if not args.detach:
         sc.set_subreaper()  # the container's init is re-parented to us, so we can wait for its exit code
@@ -149,7 +154,7 @@ def cmd_run(rt: Runtime, args: Any) -> int:
     try:
         if console is not None:
             _relay_terminal(console)
-        code = rexec.wait(st.pid)
+        code = _wait(st.pid)
     finally:
         forward()
     rt.delete(args.id, force=True)
@@ -251,6 +256,8 @@ def cmd_list(rt: Runtime, args: Any) -> int:
 
 
 def cmd_exec(rt: Runtime, args: Any) -> int:
+    from kubelite.runtime import exec as rexec
+
     st = rt.load(args.id)
     if args.process:
         try:

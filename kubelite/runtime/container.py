@@ -9,17 +9,15 @@ failed create undoes everything it did: cgroup, process, state directory.
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import os
 import signal
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from kubelite.errors import Conflict, Invalid, KubeliteError
-from kubelite.runtime import cgroups, seccomp
+from kubelite.runtime import cgroups
 from kubelite.runtime import spec as oci
 from kubelite.runtime.launcher import Launched, launch
 from kubelite.runtime.state import ContainerState, StateStore, Status, pid_start_time
@@ -53,7 +51,8 @@ def parse_signal(sig: str | int) -> int:
 
 
 def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}Z"
 
 
 _seccomp_cache: dict[str, Any] = {}
@@ -62,8 +61,10 @@ _seccomp_cache: dict[str, Any] = {}
 def compiled_seccomp(profile: dict[str, Any] | None) -> Any:
     if not profile:
         return None
-    key = hashlib.sha256(json.dumps(profile, sort_keys=True).encode()).hexdigest()
+    key = json.dumps(profile, sort_keys=True)
     if key not in _seccomp_cache:
+        from kubelite.runtime import seccomp  # only specs with a profile pay for the compiler
+
         _seccomp_cache[key] = seccomp.compile(profile)
     return _seccomp_cache[key]
 

@@ -11,6 +11,7 @@ caller sees the exec'd program's exit code as its own child's.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -18,11 +19,12 @@ from collections.abc import Callable
 from typing import Any
 
 from kubelite.errors import Conflict, NotFound, SystemFailure
-from kubelite.runtime import capabilities, seccomp
+from kubelite.runtime import capabilities
 from kubelite.runtime import syscalls as sc
 from kubelite.runtime.cgroups import CgroupManager
 from kubelite.runtime.init import _setup_terminal_fd, close_inherited_fds, reset_signals, send
 from kubelite.runtime.launcher import _recv, close_other_fds
+from kubelite.runtime.spec import env_dict
 from kubelite.runtime.state import ContainerState, Status
 
 NS_ORDER = ["user", "ipc", "uts", "network", "pid", "cgroup", "mount"]
@@ -34,8 +36,8 @@ def merge_process(base: dict[str, Any], args: list[str], env: list[str] | None =
     proc = dict(base)
     proc["args"] = args
     if env:
-        merged = dict(e.split("=", 1) if "=" in e else (e, "") for e in base.get("env", []))
-        merged.update(dict(e.split("=", 1) if "=" in e else (e, "") for e in env))
+        merged = env_dict(base.get("env", []))
+        merged.update(env_dict(env))
         proc["env"] = [f"{k}={v}" for k, v in merged.items()]
     if cwd:
         proc["cwd"] = cwd
@@ -119,7 +121,7 @@ def _wait_and_mirror(pid: int) -> None:
     import signal
 
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(s, lambda signum, _frame, p=pid: _forward(p, signum))
+        signal.signal(s, functools.partial(_forward_handler, pid))
     while True:
         try:
             _, status = os.waitpid(pid, 0)
@@ -129,6 +131,10 @@ def _wait_and_mirror(pid: int) -> None:
     if os.WIFSIGNALED(status):
         os._exit(128 + os.WTERMSIG(status))
     os._exit(os.WEXITSTATUS(status))
+
+
+def _forward_handler(pid: int, signum: int, _frame: object) -> None:
+    _forward(pid, signum)
 
 
 def _forward(pid: int, signum: int) -> None:
@@ -143,7 +149,7 @@ def _exec(process: dict[str, Any], sock: socket.socket, seccomp_program: Any) ->
         os.setsid()
         if process.get("terminal"):
             _setup_terminal_fd(sock)
-        env = dict(e.split("=", 1) if "=" in e else (e, "") for e in process.get("env", []))
+        env = env_dict(process.get("env", []))
         user = process.get("user", {})
         uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
         caps = process.get("capabilities")
@@ -176,6 +182,8 @@ def _exec(process: dict[str, Any], sock: socket.socket, seccomp_program: Any) ->
         if process.get("noNewPrivileges"):
             capabilities.no_new_privs()
         if seccomp_program is not None:
+            from kubelite.runtime import seccomp
+
             seccomp.install(seccomp_program)
         os.execve(path, args, env)
     except BaseException as e:  # noqa: BLE001

@@ -22,8 +22,9 @@ import termios
 from dataclasses import dataclass
 from typing import Any
 
-from kubelite.runtime import capabilities, seccomp
+from kubelite.runtime import capabilities
 from kubelite.runtime.rootfs import RootfsBuilder
+from kubelite.runtime.spec import env_dict
 
 # <asm-generic/ioctls.h>; Python's termios module lacks these two.
 TIOCSPTLCK = 0x40045431
@@ -131,7 +132,7 @@ def _init(cfg: InitConfig) -> None:
             raise ValueError(f"unknown rlimit {rl.get('type')}")
         resource.setrlimit(RLIMITS[rl["type"]], (rl.get("soft", 0), rl.get("hard", 0)))
 
-    env = dict(e.split("=", 1) if "=" in e else (e, "") for e in proc.get("env", []))
+    env = env_dict(proc.get("env", []))
     user = proc.get("user", {})
     uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
     caps = proc.get("capabilities")
@@ -174,6 +175,8 @@ def _init(cfg: InitConfig) -> None:
     if proc.get("noNewPrivileges"):
         capabilities.no_new_privs()
     if cfg.seccomp_program is not None:
+        from kubelite.runtime import seccomp
+
         seccomp.install(cfg.seccomp_program)
     try:
         os.execve(path, args, env)

@@ -34,7 +34,8 @@ from kubelite.runtime.container import Runtime, now_rfc3339
 from kubelite.runtime.logs import CRILogWriter
 from kubelite.runtime.state import ContainerState, write_json_atomic
 
-ERROR_CLASSES = {cls.__name__: cls for cls in (KubeliteError, *KubeliteError.__subclasses__())}
+_KINDS: list[type[KubeliteError]] = [KubeliteError, *KubeliteError.__subclasses__()]
+ERROR_CLASSES: dict[str, type[KubeliteError]] = {cls.__name__: cls for cls in _KINDS}
 
 
 @dataclass

@@ -145,3 +145,12 @@ def validate(spec: Any) -> None:
 def namespaces(spec: dict[str, Any]) -> dict[str, str | None]:
     """OCI namespace type -> path to join (None: create a new one)."""
     return {ns["type"]: ns.get("path") or None for ns in spec.get("linux", {}).get("namespaces", [])}
+
+
+def env_dict(env: list[str]) -> dict[str, str]:
+    """A spec's KEY=VALUE list as a dict (a bare KEY is an empty value; later entries win)."""
+    out: dict[str, str] = {}
+    for e in env:
+        k, _, v = e.partition("=")
+        out[k] = v
+    return out

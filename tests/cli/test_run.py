@@ -270,3 +270,25 @@ def test_rm_refuses_running_container(kenv: Env) -> None:
     info = wait_status(kenv, "busy", "exited")
     assert info["State"]["ExitCode"] == 137  # type: ignore[index]
     kenv.ok("rm", "busy")
+
+
+def test_failed_start_leaves_a_removable_record_and_nothing_else(kenv: Env) -> None:
+    res = kenv.run("run", "--name", "broken", "busybox", "no-such-binary")
+    assert res.returncode == 127
+    assert "broken" in kenv.ok("ps", "-a")
+    assert not kenv.run("logs", "broken").stdout
+    kenv.ok("rm", "broken")
+    assert kenv.ok("ps", "-aq") == ""
+
+
+def test_stats_reads_usage(kenv: Env) -> None:
+    kenv.ok("run", "-d", "--name", "s", "-m", "64m", "busybox", "sh", "-c", "while :; do :; done")
+    try:
+        time.sleep(0.3)
+        out = kenv.ok("stats", "--no-stream", "s")
+        row = out.splitlines()[1]
+        assert "s" in row.split() and "/ 64.0MiB" in row
+        cpu = float(re.search(r"(\d+\.\d+)s", row).group(1))  # type: ignore[union-attr]
+        assert cpu > 0
+    finally:
+        kenv.ok("rm", "-f", "s")

@@ -153,3 +153,17 @@ def test_user_namespace_maps_root_to_an_unprivileged_host_uid(kenv: Env, busybox
         assert out.split() == ["0", "0", "100000", "65536"]
     finally:
         kenv.ok("oci", "--root", root, "delete", "--force", "u1")
+
+
+def test_failed_create_leaves_nothing(kenv: Env, busybox_bundle: Path, tmp_path: Path) -> None:
+    root = str(tmp_path / "oci")
+    _set_args(busybox_bundle, ["true"], cwd="/no/such/dir")
+    res = kenv.run("oci", "--root", root, "create", "--bundle", str(busybox_bundle), "bad")
+    assert res.returncode != 0
+    assert res.stderr.strip().splitlines() == [
+        "kubelite: chdir to cwd ('/no/such/dir') set in config.json failed: No such file or directory"]
+    assert kenv.ok("oci", "--root", root, "list", "-q") == ""
+    _set_args(busybox_bundle, ["no-such-binary"], cwd="/")
+    res = kenv.run("oci", "--root", root, "run", "--bundle", str(busybox_bundle), "bad")
+    assert res.returncode != 0 and "executable file not found" in res.stderr
+    assert kenv.ok("oci", "--root", root, "list", "-q") == ""
