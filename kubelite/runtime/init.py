@@ -25,6 +25,7 @@ from typing import Any
 from kubelite.runtime import capabilities
 from kubelite.runtime.rootfs import RootfsBuilder
 from kubelite.runtime.spec import env_dict
+from kubelite.runtime.syscalls import CLONE_NEWCGROUP, SYSCALLS
 
 # <asm-generic/ioctls.h>; Python's termios module lacks these two.
 TIOCSPTLCK = 0x40045431
@@ -44,6 +45,7 @@ class InitConfig:
     exec_fifo: str | None  # wait here for `start` before execve; None starts at once
     seccomp_program: Any = None  # compiled by the parent, so the child only installs it
     cgroup_path: str = ""
+    new_cgroupns: bool = False
 
 
 def reset_signals() -> None:
@@ -70,6 +72,11 @@ def close_inherited_fds(preserve: int = 0) -> None:
                 os.set_inheritable(fd, False)
             except OSError:
                 pass
+
+
+def _recv_msg(sock: socket.socket) -> dict[str, Any]:
+    data = sock.recv(65536)
+    return dict(json.loads(data)) if data else {}
 
 
 def send(sock: socket.socket, msg: dict[str, Any], fds: list[int] | None = None) -> None:
@@ -104,12 +111,28 @@ def _init(cfg: InitConfig) -> None:
     os.setsid()
     fifo_fd = os.open(cfg.exec_fifo, os.O_PATH | os.O_CLOEXEC) if cfg.exec_fifo else -1
 
+    joined = False
+
+    def join_cgroup() -> None:
+        """Wait until the parent has moved us into our cgroup, then root a new cgroup namespace there."""
+        nonlocal joined
+        if joined:
+            return
+        msg = _recv_msg(cfg.sync)
+        if not msg.get("cgroup"):
+            raise RuntimeError("container init: the runtime went away before placing it in its cgroup")
+        if cfg.new_cgroupns:
+            SYSCALLS.unshare(CLONE_NEWCGROUP)
+        joined = True
+
     builder = RootfsBuilder(spec, cfg.rootfs, cgroup_version=cfg.cgroup_version, in_userns=cfg.in_userns,
-                            cgroup_path=cfg.cgroup_path)
+                            cgroup_path=cfg.cgroup_path, before_cgroup_mount=join_cgroup)
     if cfg.new_mount_ns:
         builder.prepare()
+        join_cgroup()
         builder.pivot()
     else:
+        join_cgroup()
         os.chroot(cfg.rootfs)
         os.chdir("/")
 

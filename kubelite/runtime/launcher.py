@@ -1,6 +1,6 @@
 """Forking a container into existence from an already-warm Python process.
 
-Two forks, like runc's init stages: the first child joins the cgroup and the
+Two forks, like runc's init stages: the first child joins the
 namespaces (unshare affects only the children of the caller for PID
 namespaces), the second is PID 1 of the container and runs ``container_init``.
 The first child then exits, so the container is re-parented to the nearest
@@ -42,8 +42,11 @@ def launch(spec: dict[str, Any], rootfs: str, *, cgroup: CgroupManager | None, c
     namespaces = oci.namespaces(spec)
     new_flags = 0
     for kind, path in namespaces.items():
-        if path is None and kind != "user":
+        if path is None and kind not in ("user", "cgroup"):
             new_flags |= sc.NAMESPACE_FLAGS[kind]
+    # The init creates its cgroup namespace itself, once we have moved it into its cgroup: a cgroup
+    # namespace is rooted where its creator stands.
+    new_cgroupns = "cgroup" in namespaces and namespaces["cgroup"] is None
     new_user = "user" in namespaces and namespaces["user"] is None
     joins = [(k, namespaces[k]) for k in JOIN_ORDER if namespaces.get(k)]
 
@@ -52,7 +55,8 @@ def launch(spec: dict[str, Any], rootfs: str, *, cgroup: CgroupManager | None, c
     if pid == 0:  # pragma: no cover - runs in the child
         parent_sock.close()
         _first_child(spec, rootfs, child_sock, cgroup, cgroup_version, stdio, exec_fifo, seccomp_program,
-                     new_flags, new_user, joins, "mount" in namespaces and namespaces["mount"] is None)
+                     new_flags, new_user, joins, "mount" in namespaces and namespaces["mount"] is None,
+                     new_cgroupns)
     child_sock.close()
     parent_sock.settimeout(timeout)
     init_pid = 0
@@ -70,6 +74,11 @@ def launch(spec: dict[str, Any], rootfs: str, *, cgroup: CgroupManager | None, c
                 send(parent_sock, {"mapped": True})
             elif "pid" in msg:
                 init_pid = int(msg["pid"])
+                # Moving a process into a fresh v1 cgroup waits for an RCU grace period (~10 ms here);
+                # the init builds its rootfs meanwhile and waits for this message only before it needs it.
+                if cgroup is not None:
+                    cgroup.apply(init_pid)
+                send(parent_sock, {"cgroup": True})
             elif "console" in msg:
                 console = fds[0] if fds else None
             elif msg.get("ready"):
@@ -138,7 +147,7 @@ def close_other_fds(keep: set[int]) -> None:
 def _first_child(spec: dict[str, Any], rootfs: str, sock: socket.socket, cgroup: CgroupManager | None,
                  cgroup_version: str, stdio: tuple[int, int, int] | None, exec_fifo: str | None,
                  seccomp_program: Any, new_flags: int, new_user: bool, joins: list[tuple[str, str | None]],
-                 new_mount_ns: bool) -> None:
+                 new_mount_ns: bool, new_cgroupns: bool) -> None:
     try:
         if stdio is not None:
             for target, fd in enumerate(stdio):
@@ -146,8 +155,6 @@ def _first_child(spec: dict[str, Any], rootfs: str, sock: socket.socket, cgroup:
                     os.dup2(fd, target)
         close_other_fds(keep={sock.fileno()})
         reset_signals()
-        if cgroup is not None:
-            cgroup.apply(os.getpid())
         in_userns = new_user
         for kind, path in joins:
             assert path is not None
@@ -173,7 +180,8 @@ def _first_child(spec: dict[str, Any], rootfs: str, sock: socket.socket, cgroup:
             container_init(InitConfig(spec=spec, rootfs=rootfs, sync=sock, cgroup_version=cgroup_version,
                                       new_mount_ns=new_mount_ns, in_userns=in_userns, exec_fifo=exec_fifo,
                                       seccomp_program=seccomp_program,
-                                      cgroup_path=cgroup.path if cgroup is not None else ""))
+                                      cgroup_path=cgroup.path if cgroup is not None else "",
+                                      new_cgroupns=new_cgroupns))
         send(sock, {"pid": pid})
     except BaseException as e:  # noqa: BLE001 - report, never raise out of a forked child
         try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -110,13 +110,15 @@ class RootfsBuilder:
     """Mounts a spec's filesystems under ROOTFS, then pivots into it."""
 
     def __init__(self, spec: dict[str, Any], rootfs: str, sys: Syscalls = sc.SYSCALLS,
-                 cgroup_version: str = "v1", in_userns: bool = False, cgroup_path: str = "") -> None:
+                 cgroup_version: str = "v1", in_userns: bool = False, cgroup_path: str = "",
+                 before_cgroup_mount: Callable[[], None] | None = None) -> None:
         self.spec = spec
         self.rootfs = rootfs
         self.sys = sys
         self.cgroup_version = cgroup_version
         self.in_userns = in_userns
         self.cgroup_path = cgroup_path
+        self.before_cgroup_mount = before_cgroup_mount
         self.linux: dict[str, Any] = spec.get("linux", {})
 
     def prepare(self) -> None:
@@ -145,6 +147,8 @@ class RootfsBuilder:
             if extra:
                 self.sys.mount(None, dest, None, sc.MS_BIND | sc.MS_REMOUNT | (flags & sc.MS_REC) | extra)
         elif fstype == "cgroup":
+            if self.before_cgroup_mount is not None:
+                self.before_cgroup_mount()
             _make_target(dest, False)
             self.mount_cgroups(dest, flags)
         else:
