@@ -19,6 +19,7 @@ from typing import Any
 from kubelite.errors import Conflict, Invalid, KubeliteError
 from kubelite.runtime import cgroups
 from kubelite.runtime import spec as oci
+from kubelite.runtime.hooks import CREATE_HOOKS, run_hooks
 from kubelite.runtime.launcher import Launched, launch
 from kubelite.runtime.state import ContainerState, StateStore, Status, pid_start_time
 
@@ -96,7 +97,7 @@ class Runtime:
             id=cid, bundle=str(bundle), rootfs=rootfs, created=now_rfc3339(),
             cgroup_path=linux.get("cgroupsPath") or f"/kubelite/{cid}", cgroup_version=self.cgroup_version,
             annotations={**spec.get("annotations", {}), **(annotations or {})},
-            process=spec["process"], seccomp=linux.get("seccomp"),
+            process=spec["process"], seccomp=linux.get("seccomp"), hooks=spec.get("hooks"),
         )
         st.dir = d
         cg = None
@@ -113,6 +114,9 @@ class Runtime:
             st.pid = launched.pid
             st.pid_start = pid_start_time(launched.pid) or 0
             st.save()
+            if spec.get("hooks"):
+                for phase in CREATE_HOOKS:
+                    run_hooks(spec, phase, self.state(cid))
         except BaseException:
             if launched is not None:
                 _sigkill(launched.pid)
@@ -158,6 +162,8 @@ class Runtime:
                 st.fifo.unlink()
             except FileNotFoundError:
                 pass
+        if st.hooks:
+            run_hooks({"hooks": st.hooks}, "poststart", self.state(cid), fatal=False)
 
     def kill(self, cid: str, sig: str | int = "SIGTERM", all_processes: bool = False) -> None:
         st = self.store.load(cid)
@@ -180,6 +186,8 @@ class Runtime:
         if st.alive():
             _sigkill(st.pid)
         self.cgroup(st).destroy()
+        if st.hooks:
+            run_hooks({"hooks": st.hooks}, "poststop", self.state(cid), fatal=False)
         _rmtree(st.dir)
 
     def state(self, cid: str) -> dict[str, Any]:

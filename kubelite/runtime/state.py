@@ -73,6 +73,7 @@ class ContainerState:
     # the spec's process, kept so exec can reuse the container's user, caps and seccomp
     process: dict[str, Any] = field(default_factory=dict)
     seccomp: dict[str, Any] | None = None
+    hooks: dict[str, Any] | None = None  # the spec's hooks; poststart and poststop run after create returned
 
     dir: Path = field(default=Path("/"), compare=False)
 

@@ -167,3 +167,35 @@ def test_failed_create_leaves_nothing(kenv: Env, busybox_bundle: Path, tmp_path:
     res = kenv.run("oci", "--root", root, "run", "--bundle", str(busybox_bundle), "bad")
     assert res.returncode != 0 and "executable file not found" in res.stderr
     assert kenv.ok("oci", "--root", root, "list", "-q") == ""
+
+
+def test_hooks_run_with_the_state_on_stdin(kenv: Env, busybox_bundle: Path, tmp_path: Path) -> None:
+    root = str(tmp_path / "oci")
+    log = tmp_path / "hooks.log"
+    spec = json.loads((busybox_bundle / "config.json").read_text())
+    spec["process"]["terminal"] = False
+    spec["process"]["args"] = ["sleep", "300"]
+    spec["hooks"] = {phase: [{"path": "/bin/sh", "args": ["sh", "-c", f"echo {phase} $(cat) >> {log}"]}]
+                     for phase in ("createRuntime", "poststart", "poststop")}
+    (busybox_bundle / "config.json").write_text(json.dumps(spec))
+    kenv.ok("oci", "--root", root, "create", "--bundle", str(busybox_bundle), "h1")
+    kenv.ok("oci", "--root", root, "start", "h1")
+    kenv.ok("oci", "--root", root, "delete", "--force", "h1")
+    lines = log.read_text().splitlines()
+    assert [ln.split()[0] for ln in lines] == ["createRuntime", "poststart", "poststop"]
+    first = json.loads(lines[0].split(" ", 1)[1])
+    assert first["id"] == "h1" and first["status"] == "created" and first["pid"] > 0
+    assert json.loads(lines[1].split(" ", 1)[1])["status"] == "running"
+    assert json.loads(lines[2].split(" ", 1)[1])["status"] == "stopped"
+
+
+def test_failing_create_hook_fails_create(kenv: Env, busybox_bundle: Path, tmp_path: Path) -> None:
+    root = str(tmp_path / "oci")
+    _set_args(busybox_bundle, ["sleep", "300"])
+    spec = json.loads((busybox_bundle / "config.json").read_text())
+    spec["hooks"] = {"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "echo nope >&2; exit 3"]}]}
+    (busybox_bundle / "config.json").write_text(json.dumps(spec))
+    res = kenv.run("oci", "--root", root, "create", "--bundle", str(busybox_bundle), "h2")
+    assert res.returncode != 0
+    assert res.stderr.strip() == "kubelite: createRuntime hook /bin/sh exited with 3: nope"
+    assert kenv.ok("oci", "--root", root, "list", "-q") == ""
