@@ -338,8 +338,9 @@ def cmd_stats(argv: list[str]) -> int:
 
 
 def _size(n: int) -> str:
+    value: float = n
     for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.1f}{unit}" if unit != "B" else f"{n}B"
-        n = n / 1024  # type: ignore[assignment]
-    return str(n)
+        if value < 1024 or unit == "GiB":
+            return f"{value:.1f}{unit}" if unit != "B" else f"{value}B"
+        value = value / 1024
+    return str(value)

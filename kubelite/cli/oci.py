@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import socket
-import sys
-import termios
-import tty
 from pathlib import Path
 from typing import Any
 
 from kubelite.cli.args import Parser
+from kubelite.cli.terminal import relay_pty
 from kubelite.errors import Invalid, NotFound
 from kubelite.paths import state_root
 from kubelite.runtime import spec as oci
@@ -153,7 +150,7 @@ def cmd_run(rt: Runtime, args: Any) -> int:
     forward = _forward_signals(st.pid)
     try:
         if console is not None:
-            _relay_terminal(console)
+            relay_pty(console, stdin=True)
         code = _wait(st.pid)
     finally:
         forward()
@@ -179,40 +176,6 @@ def _forward_signals(pid: int) -> Any:
             signal.signal(s, h)
 
     return restore
-
-
-def _relay_terminal(master: int) -> None:
-    """Copy between our terminal (raw, if it is one) and the container's pty until it closes."""
-    stdin = sys.stdin.fileno()
-    saved = None
-    if os.isatty(stdin):
-        saved = termios.tcgetattr(stdin)
-        tty.setraw(stdin)
-    try:
-        fds = [master, stdin]
-        while True:
-            try:
-                ready, _, _ = select.select(fds, [], [])
-            except InterruptedError:
-                continue
-            if master in ready:
-                try:
-                    data = os.read(master, 65536)
-                except OSError:
-                    data = b""
-                if not data:
-                    break
-                os.write(sys.stdout.fileno(), data)
-            if stdin in ready:
-                data = os.read(stdin, 65536)
-                if not data:
-                    fds.remove(stdin)
-                else:
-                    os.write(master, data)
-    finally:
-        if saved is not None:
-            termios.tcsetattr(stdin, termios.TCSADRAIN, saved)
-        os.close(master)
 
 
 def cmd_start(rt: Runtime, args: Any) -> int:
@@ -282,7 +245,7 @@ def cmd_exec(rt: Runtime, args: Any) -> int:
     if args.detach:
         return 0
     if console is not None:
-        _relay_terminal(console)
+        relay_pty(console, stdin=True)
     return rexec.wait(pid)
 
 

@@ -56,9 +56,9 @@ class RunOptions:
             limit = parse_memory(self.memory)
             if limit < 6 * 1024 * 1024:
                 raise Invalid("minimum memory limit allowed is 6MB")
-        if self.cpus is not None and not 0.01 <= self.cpus <= (os.cpu_count() or 1):
-            raise Invalid(f"range of CPUs is from 0.01 to {os.cpu_count()}.00, as there are only "
-                          f"{os.cpu_count()} CPUs available")
+        ncpu = os.cpu_count() or 1
+        if self.cpus is not None and not 0.01 <= self.cpus <= ncpu:
+            raise Invalid(f"range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available")
         if self.pids_limit is not None and self.pids_limit == 0:
             raise Invalid("invalid pids limit 0")
         for e in self.env:
@@ -112,15 +112,18 @@ def build_spec(image_config: dict[str, Any], opts: RunOptions, *, cid: str, root
     args = list(entrypoint) + list(cmd)
     if not args:
         raise Invalid("no command specified")
-    user = resolve_user(rootfs, opts.user if opts.user is not None else cfg.get("User") or "")
+    # An empty -u means "the image's user", as in Docker's config merge.
+    user = resolve_user(rootfs, opts.user or cfg.get("User") or "")
     env = merge_env(cfg.get("Env") or [], opts.env)
     if not any(e.startswith("PATH=") for e in env):
         env.insert(0, f"PATH={oci.DEFAULT_PATH}")
     if not any(e.startswith("HOME=") for e in env):
         env.append(f"HOME={home_of(rootfs, user['uid'])}")
     hostname = opts.hostname or cid[:12]
-    env.append(f"HOSTNAME={hostname}")
-    if opts.tty:
+    # HOSTNAME and TERM are defaults, as in Docker: the image's Env and -e override them.
+    if not any(e.startswith("HOSTNAME=") for e in env):
+        env.append(f"HOSTNAME={hostname}")
+    if opts.tty and not any(e.startswith("TERM=") for e in env):
         env.append("TERM=xterm")
 
     spec = oci.default_spec(args, terminal=opts.tty)
@@ -149,14 +152,16 @@ def build_spec(image_config: dict[str, Any], opts: RunOptions, *, cid: str, root
 
     linux = spec["linux"]
     linux["cgroupsPath"] = f"/kubelite/{cid}"
-    resources: dict[str, Any] = {}
+    # Keep the default spec's device rules (deny all; the runtime appends the standard devices):
+    # without them a container with CAP_MKNOD could open any host device. Privileged gets them all.
+    resources: dict[str, Any] = {} if opts.privileged else {"devices": linux["resources"]["devices"]}
     if opts.memory is not None:
         limit = parse_memory(opts.memory)
         resources["memory"] = {"limit": limit, "swap": limit}
     cpu: dict[str, Any] = {}
     if opts.cpus is not None:
         cpu["period"] = 100000
-        cpu["quota"] = int(opts.cpus * 100000)
+        cpu["quota"] = round(opts.cpus * 100000)  # not int(): 0.29 * 100000 is 28999.99...
     if opts.cpu_shares is not None:
         cpu["shares"] = opts.cpu_shares
     if cpu:

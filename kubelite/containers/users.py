@@ -54,8 +54,10 @@ def resolve_user(rootfs: str, spec: str) -> dict[str, Any]:
             gid = int(match[0][2])
     if gid is None:
         gid = 0
+    # As runc's GetExecUser: supplementary groups only in the implicit form; `user:group` sets exactly one.
     extra = sorted({int(e[2]) for e in groups
-                    if name and len(e) > 3 and name in e[3].split(",") and e[2].isdigit() and int(e[2]) != gid})
+                    if not group and name and len(e) > 3 and name in e[3].split(",") and e[2].isdigit()
+                    and int(e[2]) != gid})
     out: dict[str, Any] = {"uid": uid, "gid": gid}
     if extra:
         out["additionalGids"] = extra

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import socket
 from collections.abc import Callable
 from typing import Any
 
 from kubelite.errors import Conflict, NotFound, SystemFailure
-from kubelite.runtime import capabilities
 from kubelite.runtime import syscalls as sc
 from kubelite.runtime.cgroups import CgroupManager
-from kubelite.runtime.init import _setup_terminal_fd, close_inherited_fds, reset_signals, send
+from kubelite.runtime.init import _setup_terminal_fd, become, exec_process, reset_signals, send
 from kubelite.runtime.launcher import _recv, close_other_fds
 from kubelite.runtime.spec import env_dict
 from kubelite.runtime.state import ContainerState, Status
@@ -149,43 +147,10 @@ def _exec(process: dict[str, Any], sock: socket.socket, seccomp_program: Any) ->
         os.setsid()
         if process.get("terminal"):
             _setup_terminal_fd(sock)
-        env = env_dict(process.get("env", []))
-        user = process.get("user", {})
-        uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
-        caps = process.get("capabilities")
-        if caps is not None:
-            capabilities.drop_bounding(caps.get("bounding", []))
-        os.setgroups([int(g) for g in user.get("additionalGids", [])])
-        capabilities.keep_caps(True)
-        os.setresgid(gid, gid, gid)
-        os.setresuid(uid, uid, uid)
-        capabilities.keep_caps(False)
-        if caps is not None:
-            capabilities.apply(caps)
-        cwd = process.get("cwd", "/")
-        try:
-            os.chdir(cwd)
-        except OSError as e:
-            raise OSError(e.errno, f"chdir to {cwd!r}: {e.strerror}") from None
-        args = process["args"]
-        path = args[0]
-        if "/" not in path:
-            found = shutil.which(path, path=env.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"))
-            if not found:
-                raise OSError(2, f"{path!r}: executable file not found in $PATH")
-            path = found
-        elif not os.path.exists(path):
-            raise OSError(2, f"{path!r}: no such file or directory")
+        path, args, env = become(process)
         send(sock, {"ready": True})
         sock.close()
-        close_inherited_fds()
-        if process.get("noNewPrivileges"):
-            capabilities.no_new_privs()
-        if seccomp_program is not None:
-            from kubelite.runtime import seccomp
-
-            seccomp.install(seccomp_program)
-        os.execve(path, args, env)
+        exec_process(process, path, args, env, seccomp_program)
     except BaseException as e:  # noqa: BLE001
         try:
             send(sock, {"error": e.strerror if isinstance(e, OSError) and e.strerror else str(e)})

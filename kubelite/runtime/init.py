@@ -20,11 +20,11 @@ import signal
 import socket
 import termios
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from kubelite.runtime import capabilities
 from kubelite.runtime.rootfs import RootfsBuilder
-from kubelite.runtime.spec import env_dict
+from kubelite.runtime.spec import DEFAULT_PATH, env_dict
 from kubelite.runtime.syscalls import CLONE_NEWCGROUP, SYSCALLS
 
 # <asm-generic/ioctls.h>; Python's termios module lacks these two.
@@ -155,6 +155,22 @@ def _init(cfg: InitConfig) -> None:
             raise ValueError(f"unknown rlimit {rl.get('type')}")
         resource.setrlimit(RLIMITS[rl["type"]], (rl.get("soft", 0), rl.get("hard", 0)))
 
+    path, args, env = become(proc)
+
+    send(cfg.sync, {"ready": True})
+    if fifo_fd >= 0:
+        # Blocks until `start` opens the fifo for reading.
+        fd = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
+        os.write(fd, b"0")
+        os.close(fd)
+        os.close(fifo_fd)
+    cfg.sync.close()
+    exec_process(proc, path, args, env, cfg.seccomp_program)
+
+
+def become(proc: dict[str, Any]) -> tuple[str, list[str], dict[str, str]]:
+    """Take on PROC's credentials, capabilities and cwd (the kernel's order, see capabilities.py);
+    return the resolved program path, its args and environment, ready for execve."""
     env = env_dict(proc.get("env", []))
     user = proc.get("user", {})
     uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
@@ -176,35 +192,32 @@ def _init(cfg: InitConfig) -> None:
     except OSError as e:
         raise OSError(e.errno, f"chdir to cwd ({cwd!r}) set in config.json failed: {e.strerror}") from None
 
-    args = proc["args"]
+    args = list(proc["args"])
     path = args[0]
     if "/" not in path:
-        found = shutil.which(path, path=env.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"))
+        found = shutil.which(path, path=env.get("PATH", DEFAULT_PATH))
         if not found:
             raise OSError(2, f"exec: {path!r}: executable file not found in $PATH")
         path = found
     elif not os.path.exists(path):
         raise OSError(2, f"exec: {path!r}: no such file or directory")
+    return path, args, env
 
-    send(cfg.sync, {"ready": True})
-    if fifo_fd >= 0:
-        # Blocks until `start` opens the fifo for reading.
-        fd = os.open(f"/proc/self/fd/{fifo_fd}", os.O_WRONLY | os.O_CLOEXEC)
-        os.write(fd, b"0")
-        os.close(fd)
-        os.close(fifo_fd)
-    cfg.sync.close()
+
+def exec_process(proc: dict[str, Any], path: str, args: list[str], env: dict[str, str],
+                 seccomp_program: Any) -> NoReturn:
+    """The last steps, after which nothing of ours runs: no leaked fds, no_new_privs, seccomp, execve."""
     close_inherited_fds()
     if proc.get("noNewPrivileges"):
         capabilities.no_new_privs()
-    if cfg.seccomp_program is not None:
-        from kubelite.runtime import seccomp
+    if seccomp_program is not None:
+        from kubelite.runtime import seccomp  # imported by the parent that compiled the program
 
-        seccomp.install(cfg.seccomp_program)
+        seccomp.install(seccomp_program)
     try:
         os.execve(path, args, env)
     except OSError as e:
-        # The parent stopped listening once we were ready; stderr is all that is left.
+        # Our caller stopped listening once we were ready; stderr is all that is left.
         os.write(2, f"kubelite: exec {path}: {e.strerror}\n".encode())
         os._exit(127 if e.errno == 2 else 126)
 
