@@ -38,14 +38,15 @@ if [ ! -e "$stamp" ]; then
 fi
 # The command on PATH starts the interpreter without site (-IS): site and the editable-install hooks cost
 # ~40 ms per call here, and the runtime's commands need nothing outside the standard library. Commands that
-# need third-party packages load site themselves (kubelite.cli.main.load_site_packages).
+# need third-party packages load site themselves (kubelite.cli.main.load_site_packages). `kubelite oci`
+# goes through a warm fork server (kubelite/cli/forkserver.py).
 launcher="$venv/bin/kubelite-fast"
 cat > "$launcher.tmp" <<EOS
 #!$venv/bin/python -IS
 import sys
 sys.path.insert(0, "$here")
-from kubelite.cli.main import main
-main()
+from kubelite.cli.forkserver import launch
+launch()
 EOS
 chmod 755 "$launcher.tmp"
 mv "$launcher.tmp" "$launcher"
