@@ -27,19 +27,27 @@ class V1Manager(TreeManager):
         self.path = path
         self.root = root
         self._rel = path.lstrip("/")
+        self._found: dict[str, Path] | None = None
+        self._distinct: list[Path] | None = None
 
     def _hierarchies(self) -> dict[str, Path]:
-        return {h: self.root / h for h in HIERARCHIES if (self.root / h).is_dir()}
+        # Looked up once per manager: the runtime makes one per container operation, and a create or
+        # destroy asks many times (realpath and stat of eight mounts cost ~3 ms each round here).
+        if self._found is None:
+            self._found = {h: self.root / h for h in HIERARCHIES if (self.root / h).is_dir()}
+        return self._found
 
     def paths(self) -> dict[str, Path]:
         return {h: base / self._rel for h, base in self._hierarchies().items()}
 
     def _bases(self) -> list[Path]:
         """One root per distinct mount (co-mounted controllers share one)."""
-        seen: dict[str, Path] = {}
-        for base in self._hierarchies().values():
-            seen.setdefault(os.path.realpath(base), base)
-        return list(seen.values())
+        if self._distinct is None:
+            seen: dict[str, Path] = {}
+            for base in self._hierarchies().values():
+                seen.setdefault(os.path.realpath(base), base)
+            self._distinct = list(seen.values())
+        return self._distinct
 
     def _dirs(self) -> list[Path]:
         return [base / self._rel for base in self._bases()]
