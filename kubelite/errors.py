@@ -30,3 +30,19 @@ class Invalid(KubeliteError):
 
 class SystemFailure(KubeliteError):
     """The kernel or a tool refused something we asked for in good form."""
+
+
+class Gone(KubeliteError):
+    """What was asked for existed once but is no more: a compacted revision, an expired continue token."""
+
+
+class Unavailable(KubeliteError):
+    """A backing service (the datastore, a peer) cannot answer now; trying again later may work."""
+
+
+class Unauthorized(KubeliteError):
+    """The caller could not be identified: no credentials, or credentials we do not accept (HTTP 401)."""
+
+
+class Forbidden(KubeliteError):
+    """The caller is known but may not do what it asked (HTTP 403)."""
