@@ -26,12 +26,14 @@ BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 
 
 def cgroup_dirs() -> set[str]:
+    """Every cgroup kubelite made: the /kubelite parents and the containers' own below them."""
     out = set()
     base = Path("/sys/fs/cgroup")
     for hier in [base, *base.iterdir()] if base.is_dir() else []:
         k = hier / "kubelite"
         if k.is_dir():
-            out.update(f"{hier.name}/{p.name}" for p in k.iterdir() if p.is_dir())
+            out.add(f"{hier.name}/kubelite")
+            out.update(f"{hier.name}/kubelite/{p.name}" for p in k.iterdir() if p.is_dir())
     return out
 
 

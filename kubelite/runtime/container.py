@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kubelite.errors import Conflict, Invalid, KubeliteError
+from kubelite.errors import Conflict, Invalid, KubeliteError, SystemFailure
 from kubelite.runtime import cgroups
 from kubelite.runtime import spec as oci
 from kubelite.runtime.hooks import CREATE_HOOKS, run_hooks
@@ -105,7 +105,7 @@ class Runtime:
         try:
             program = compiled_seccomp(st.seccomp)
             cg = self.cgroup(st)
-            cg.create()
+            _create_cgroup(cg)
             cg.set(linux.get("resources") or {})
             if wait_start:
                 os.mkfifo(st.fifo, 0o600)
@@ -124,6 +124,7 @@ class Runtime:
                     os.close(launched.console_fd)
             if cg is not None:
                 cg.destroy()
+                _remove_empty_parents(cg)
             _rmtree(d)
             raise
         return st, launched
@@ -185,7 +186,9 @@ class Runtime:
                 raise Conflict(f"cannot delete container {cid!r} that is not stopped: {status.value}")
         if st.alive():
             _sigkill(st.pid)
-        self.cgroup(st).destroy()
+        cg = self.cgroup(st)
+        cg.destroy()
+        _remove_empty_parents(cg)
         if st.hooks:
             run_hooks({"hooks": st.hooks}, "poststop", self.state(cid), fatal=False)
         _rmtree(st.dir)
@@ -208,6 +211,30 @@ class Runtime:
             except KubeliteError:
                 continue
         return out
+
+
+def _create_cgroup(cg: cgroups.CgroupManager) -> None:
+    """Create CG, again if a concurrent delete removed an empty parent between our mkdirs."""
+    for attempt in range(5):
+        try:
+            cg.create()
+            return
+        except SystemFailure as e:
+            if attempt == 4 or "No such file" not in str(e):
+                raise
+
+
+def _remove_empty_parents(cg: cgroups.CgroupManager) -> None:
+    """Remove the parents of CG's leaf (such as /kubelite) once empty, never the hierarchy roots."""
+    depth = len([p for p in cg.path.split("/") if p])
+    for leaf in cg.paths().values():
+        parent = leaf.parent
+        for _ in range(depth - 1):
+            try:
+                os.rmdir(parent)
+            except OSError:
+                break  # still in use by another container, or already gone
+            parent = parent.parent
 
 
 def _signal(pid: int, sig: int) -> None:
