@@ -98,15 +98,6 @@ def kenv(tmp_path: Path) -> Iterator[Env]:
     assert not procs, f"processes left behind: {procs}"
 
 
-@pytest.fixture(scope="session")
-def image_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default busybox image built once per session, copied into each test's root."""
-    root = tmp_path_factory.mktemp("image-cache")
-    env = dict(os.environ, KUBELITE_ROOT=str(root), PYTHONPATH=str(REPO))
-    subprocess.run([*KUBELITE, "image", "ensure-default"], env=env, check=True, capture_output=True)
-    return root
-
-
 @pytest.fixture
 def busybox_bundle(tmp_path: Path) -> Path:
     """An OCI bundle as `runc spec` writes it, with a busybox rootfs."""
