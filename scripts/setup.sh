@@ -31,8 +31,13 @@ venv="$here/.venv"
 stamp="$venv/.installed-$(sha256sum "$here/pyproject.toml" | cut -c1-16)"
 if [ ! -e "$stamp" ]; then
   [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --upgrade pip >/dev/null
-  "$venv/bin/pip" install -q -e "$here[dev]"
+  log="$(mktemp)"
+  if ! { "$venv/bin/pip" install -q --upgrade pip && "$venv/bin/pip" install -q -e "$here[dev]"; } >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    exit 1
+  fi
+  rm -f "$log"
   rm -f "$venv"/.installed-*
   touch "$stamp"
 fi
