@@ -27,6 +27,7 @@ COMMANDS = {
     "image": "images", "images": "images", "rmi": "images", "tag": "images",
     # runc-compatible
     "oci": "oci",
+    "server": "server",
 }
 
 USAGE = """usage: kubelite COMMAND [ARGS...]
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     module = COMMANDS.get(cmd)
     if module is None:
         die(f"unknown command {cmd!r} (see 'kubelite --help')", 2)
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 and cmd != "server":  # the control plane needs no privileges, only its data dir
         die(f"'kubelite {cmd}' needs root (namespaces, cgroups, mounts): run it as root")
     from importlib import import_module
 

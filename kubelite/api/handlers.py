@@ -1,0 +1,283 @@
+"""The REST verbs: one aiohttp handler per verb over the generic storage.
+
+:func:`parse_path` turns ``/api/v1/namespaces/ns/pods/name/status`` into a
+:class:`Target`; the verb follows from the HTTP method and whether a name is
+present (Kubernetes' ``RequestInfo``). Handlers decode the body, call
+:class:`~kubelite.api.storage.Storage`, and encode the result, as an object, a
+List, a Table or a watch stream. They raise domain errors only; the error
+middleware of :mod:`kubelite.api.server` renders them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from kubelite.api.codec import Accept, decode_body, decode_object, media_type
+from kubelite.api.errors import BadRequest, Expired, MethodNotAllowed, UnsupportedMediaType, to_status
+from kubelite.api.patch import json_patch, merge_patch, strategic_merge
+from kubelite.api.registry import Registry
+from kubelite.api.registry.base import Obj, Strategy
+from kubelite.api.storage import Selection, Storage
+from kubelite.api.tables import partial, table
+from kubelite.api.watch import WatchEvent, watch_events
+from kubelite.errors import Gone, KubeliteError, NotFound, Unavailable
+
+STORAGE: web.AppKey[Storage] = web.AppKey("storage", Storage)
+STOPPING: web.AppKey[asyncio.Event] = web.AppKey("stopping", asyncio.Event)
+STREAMING = ("log", "exec", "attach", "portforward", "proxy")
+
+
+@dataclass(frozen=True)
+class Target:
+    s: Strategy
+    namespace: str = ""
+    name: str = ""
+    sub: str = ""
+
+
+def parse_path(registry: Registry, group: str, version: str, rest: list[str]) -> Target:
+    if rest and rest[0] == "namespaces" and len(rest) >= 3:
+        s = registry.lookup(group, version, rest[2])
+        if s is not None and s.namespaced:
+            if len(rest) > 5:
+                raise NotFound("the server could not find the requested resource")
+            return Target(s, rest[1], *(rest[3:5]))
+    s = registry.lookup(group, version, rest[0]) if rest else None
+    if s is None or len(rest) > 3:
+        raise NotFound("the server could not find the requested resource")
+    target = Target(s, "", *(rest[1:3]))
+    if target.sub and target.sub not in s.subresources:
+        raise NotFound("the server could not find the requested resource")
+    return target
+
+
+def respond(obj: Any, status: int = 200) -> web.Response:
+    return web.Response(body=json.dumps(obj, separators=(",", ":")).encode(), status=status,
+                        content_type="application/json")
+
+
+def _dry_run(req: web.Request) -> bool:
+    values = req.query.getall("dryRun", [])
+    for v in values:
+        if v != "All":
+            raise BadRequest(f'dryRun: Unsupported value: "{v}": supported values: "All"')
+    return bool(values)
+
+
+def _int(req: web.Request, name: str, default: int = 0) -> int:
+    raw = req.query.get(name, "")
+    if not raw:
+        return default
+    try:
+        n = int(raw)
+    except ValueError:
+        raise BadRequest(f"invalid value for {name}: {raw!r}") from None
+    if n < 0:
+        raise BadRequest(f"{name}: Invalid value: {n}: must be greater than or equal to 0")
+    return n
+
+
+def _check_kind(s: Strategy, obj: Obj) -> None:
+    av, kind = obj.get("apiVersion"), obj.get("kind")
+    if av and av != s.api_version:
+        raise BadRequest(f"the API version in the data ({av}) does not match the expected API version "
+                         f"({s.api_version})")
+    if kind and kind != s.kind:
+        raise BadRequest(f"{kind} in version \"{s.version}\" cannot be handled as a {s.kind}: "
+                         f"the kind in the data does not match the expected kind")
+
+
+def _out(req: web.Request, s: Strategy, obj: Obj, status: int = 200) -> web.Response:
+    accept = Accept.parse(req.headers.get("Accept", ""))
+    if accept.table:
+        return respond(table(s, [obj], req.query.get("includeObject", "Metadata"),
+                             obj["metadata"].get("resourceVersion", "")), status)
+    if accept.partial:
+        return respond(partial(obj), status)
+    return respond(obj, status)
+
+
+async def handle(req: web.Request, registry: Registry, group: str, version: str,
+                 rest: list[str]) -> web.StreamResponse:
+    t = parse_path(registry, group, version, rest)
+    storage = req.app[STORAGE]
+    m = req.method
+    if t.sub in STREAMING:
+        raise Unavailable(f"the {t.sub} subresource needs the node agent, which is not available yet")
+    if t.s.namespaced and not t.namespace and t.name:
+        raise NotFound("the server could not find the requested resource")
+    if not t.name:
+        if m == "GET":
+            return await list_or_watch(req, storage, t)
+        if m == "POST":
+            if t.s.namespaced and not t.namespace:
+                raise MethodNotAllowed()
+            return await create(req, storage, t)
+        if m == "DELETE":
+            sel = Selection.parse(t.s, req.query.get("labelSelector", ""), req.query.get("fieldSelector", ""))
+            items = await storage.delete_collection(t.s, t.namespace, sel, await _delete_options(req), _dry_run(req))
+            return respond({"kind": f"{t.s.kind}List", "apiVersion": t.s.api_version, "metadata": {},
+                            "items": items})
+        raise MethodNotAllowed()
+    if t.sub == "scale":
+        return await scale(req, storage, t)
+    if m == "GET":
+        return _out(req, t.s, await storage.get(t.s, t.namespace, t.name))
+    if m == "PUT":
+        return await update(req, storage, t)
+    if m == "PATCH":
+        return await patch(req, storage, t)
+    if m == "DELETE" and not t.sub:
+        obj = await storage.delete(t.s, t.namespace, t.name, await _delete_options(req), _dry_run(req))
+        return _out(req, t.s, obj)
+    raise MethodNotAllowed()
+
+
+async def _delete_options(req: web.Request) -> Obj:
+    body = await req.read()
+    opts = decode_object(req.headers.get("Content-Type", ""), body) if body.strip() else {}
+    if "gracePeriodSeconds" in req.query:
+        opts["gracePeriodSeconds"] = _int(req, "gracePeriodSeconds")
+    if "propagationPolicy" in req.query:
+        opts["propagationPolicy"] = req.query["propagationPolicy"]
+    return opts
+
+
+async def create(req: web.Request, storage: Storage, t: Target) -> web.Response:
+    obj = decode_object(req.headers.get("Content-Type", ""), await req.read())
+    _check_kind(t.s, obj)
+    if t.sub:
+        raise MethodNotAllowed()
+    return _out(req, t.s, await storage.create(t.s, t.namespace, obj, _dry_run(req)), 201)
+
+
+async def update(req: web.Request, storage: Storage, t: Target) -> web.Response:
+    obj = decode_object(req.headers.get("Content-Type", ""), await req.read())
+    _check_kind(t.s, obj)
+    new = await storage.update(t.s, t.namespace, t.name, lambda _old: obj, t.sub, _dry_run(req))
+    return _out(req, t.s, new)
+
+
+def patcher(content_type: str, body: bytes) -> Any:
+    mt = media_type(content_type)
+    doc = decode_body(content_type, body)
+    if mt == "application/json-patch+json":
+        return lambda cur: json_patch(cur, doc)
+    if not isinstance(doc, dict):
+        raise BadRequest("the patch must be a JSON object")
+    if mt == "application/merge-patch+json":
+        return lambda cur: merge_patch(cur, doc)
+    if mt in ("application/strategic-merge-patch+json", "application/apply-patch+yaml"):
+        return lambda cur: strategic_merge(cur, doc)
+    raise UnsupportedMediaType(f"the media type {mt!r} is not a supported patch type: use "
+                               "application/json-patch+json, application/merge-patch+json, "
+                               "application/strategic-merge-patch+json or application/apply-patch+yaml")
+
+
+async def patch(req: web.Request, storage: Storage, t: Target) -> web.Response:
+    ct = req.headers.get("Content-Type", "")
+    body = await req.read()
+    fn = patcher(ct, body)
+    dry = _dry_run(req)
+    if media_type(ct) == "application/apply-patch+yaml":  # server-side apply, approximated: create or merge
+        applied = decode_object(ct, body)
+        _check_kind(t.s, applied)
+        try:
+            await storage.get(t.s, t.namespace, t.name)
+        except NotFound:
+            applied.setdefault("metadata", {}).setdefault("name", t.name)
+            return _out(req, t.s, await storage.create(t.s, t.namespace, applied, dry), 201)
+    new = await storage.update(t.s, t.namespace, t.name, fn, t.sub, dry)
+    return _out(req, t.s, new)
+
+
+async def scale(req: web.Request, storage: Storage, t: Target) -> web.Response:
+    def to_scale(obj: Obj) -> Obj:
+        meta = obj["metadata"]
+        sel = (obj.get("spec", {}).get("selector") or {}).get("matchLabels") or {}
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {k: meta[k] for k in ("name", "namespace", "uid", "resourceVersion",
+                                                  "creationTimestamp") if k in meta},
+                "spec": {"replicas": obj.get("spec", {}).get("replicas", 0)},
+                "status": {"replicas": obj.get("status", {}).get("replicas", 0),
+                           "selector": ",".join(f"{k}={v}" for k, v in sel.items())}}
+
+    if req.method == "GET":
+        return respond(to_scale(await storage.get(t.s, t.namespace, t.name)))
+    if req.method not in ("PUT", "PATCH"):
+        raise MethodNotAllowed()
+    ct, body = req.headers.get("Content-Type", ""), await req.read()
+    change = patcher(ct, body) if req.method == "PATCH" else (lambda _cur: decode_object(ct, body))
+
+    def apply(obj: Obj) -> Obj:
+        new_scale = change(to_scale(obj))
+        replicas = (new_scale.get("spec") or {}).get("replicas")
+        if not isinstance(replicas, int) or replicas < 0:
+            raise BadRequest(f"spec.replicas: Invalid value: {replicas!r}: must be greater than or equal to 0")
+        obj.setdefault("spec", {})["replicas"] = replicas
+        obj["metadata"]["resourceVersion"] = (new_scale.get("metadata") or {}).get("resourceVersion", "")
+        return obj
+
+    return respond(to_scale(await storage.update(t.s, t.namespace, t.name, apply, "", _dry_run(req))))
+
+
+async def list_or_watch(req: web.Request, storage: Storage, t: Target) -> web.Response | web.StreamResponse:
+    sel = Selection.parse(t.s, req.query.get("labelSelector", ""), req.query.get("fieldSelector", ""))
+    if req.query.get("watch", "") in ("1", "true", "True"):
+        return await watch(req, storage, t, sel)
+    cont = req.query.get("continue", "")
+    try:
+        page = await storage.list(t.s, t.namespace, sel, _int(req, "limit"), cont)
+    except Gone:
+        if not cont:
+            raise
+        raise Expired("The provided continue parameter is too old to display a consistent list result. You can "
+                      "start a new list without the continue parameter.") from None
+    accept = Accept.parse(req.headers.get("Accept", ""))
+    rv = str(page.revision)
+    if accept.table:
+        return respond(table(t.s, page.items, req.query.get("includeObject", "Metadata"), rv, page.continue_key))
+    meta: Obj = {"resourceVersion": rv}
+    if page.continue_key:
+        meta["continue"] = page.continue_key
+    if accept.partial:
+        return respond({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
+                        "items": [partial(o) for o in page.items]})
+    return respond({"kind": f"{t.s.kind}List", "apiVersion": t.s.api_version, "metadata": meta,
+                    "items": page.items})
+
+
+async def watch(req: web.Request, storage: Storage, t: Target, sel: Selection) -> web.StreamResponse:
+    timeout = _int(req, "timeoutSeconds", 1800) or 1800
+    accept = Accept.parse(req.headers.get("Accept", ""))
+    include = req.query.get("includeObject", "Metadata")
+    bookmarks = req.query.get("allowWatchBookmarks", "") in ("1", "true", "True")
+    events: AsyncGenerator[WatchEvent, None] = watch_events(storage, t.s, t.namespace, sel, req.query.get("resourceVersion", ""), timeout,
+                          bookmarks, req.app[STOPPING])
+    resp = web.StreamResponse(headers={"Content-Type": "application/json", "Cache-Control": "no-cache"})
+    resp.enable_chunked_encoding()
+    await resp.prepare(req)
+    headers = True
+    try:
+        async for ev in events:
+            obj = ev.object
+            if ev.type not in ("ERROR", "BOOKMARK"):
+                if accept.table:
+                    obj = table(t.s, [obj], include, obj["metadata"].get("resourceVersion", ""), headers=headers)
+                    headers = False
+                elif accept.partial:
+                    obj = partial(obj)
+            await resp.write(json.dumps({"type": ev.type, "object": obj}, separators=(",", ":")).encode() + b"\n")
+    except ConnectionResetError:
+        pass
+    except KubeliteError as e:  # after the headers went out, an error can only be an ERROR event
+        await resp.write(json.dumps({"type": "ERROR", "object": to_status(e).body()}).encode() + b"\n")
+    finally:
+        await events.aclose()
+    return resp

@@ -1,0 +1,251 @@
+"""The API server process: the aiohttp application and its lifecycle (aiohttp's runner/site split).
+
+:func:`build_app` is pure wiring: routes for discovery, OpenAPI, health and
+the resource tree, plus the one error middleware that turns every domain
+exception into a ``metav1.Status`` (and any bug into a 500 Status without a
+traceback on the wire). :class:`APIServer` owns the order of start and stop:
+store, bootstrap objects, security (TLS + authentication, a pluggable step:
+``secure=False`` serves plain HTTP for development), runner, site; and the
+reverse on stop, with open watches told to end first so shutdown never waits
+for a client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import ssl
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from kubelite.api import discovery, openapi
+from kubelite.api.errors import MethodNotAllowed, to_status
+from kubelite.api.handlers import STOPPING, STORAGE, handle, respond
+from kubelite.api.registry import REGISTRY, Registry
+from kubelite.api.storage import SYSTEM_NAMESPACES, Storage
+from kubelite.errors import AlreadyExists, KubeliteError, NotFound
+from kubelite.store import Store, open_store
+
+log = logging.getLogger("kubelite.api")
+REGISTRY_KEY: web.AppKey[Registry] = web.AppKey("registry", Registry)
+
+
+@web.middleware
+async def status_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except KubeliteError as e:
+        st = to_status(e)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        st = to_status(MethodNotAllowed() if e.status == 405 else
+                       NotFound("the server could not find the requested resource") if e.status == 404 else e)
+        if e.status not in (404, 405):
+            st.code, st.reason = e.status, e.reason.replace(" ", "")
+    except (ConnectionResetError, asyncio.CancelledError):
+        raise
+    except Exception as e:  # noqa: BLE001 - a bug: log it, answer a Status, never a traceback
+        log.exception("internal error serving %s %s", request.method, request.path_qs)
+        st = to_status(e)
+    return respond(st.body(), st.code)
+
+
+def _registry(req: web.Request) -> Registry:
+    return req.app[REGISTRY_KEY]
+
+
+async def version(req: web.Request) -> web.Response:
+    return respond(discovery.version_info())
+
+
+async def health(req: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+async def api_root(req: web.Request) -> web.Response:
+    if discovery.wants_aggregated(req.headers.get("Accept", "")):
+        return web.Response(body=yaml_free_json(discovery.aggregated(_registry(req), legacy=True)),
+                            headers={"Content-Type": discovery.AGGREGATED_V2})
+    return respond(discovery.api_versions(req.host))
+
+
+async def apis_root(req: web.Request) -> web.Response:
+    if discovery.wants_aggregated(req.headers.get("Accept", "")):
+        return web.Response(body=yaml_free_json(discovery.aggregated(_registry(req), legacy=False)),
+                            headers={"Content-Type": discovery.AGGREGATED_V2})
+    return respond(discovery.api_group_list(_registry(req)))
+
+
+def yaml_free_json(obj: Any) -> bytes:
+    import json
+
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+async def openapi_root(req: web.Request) -> web.Response:
+    return respond(openapi.root_document(_registry(req)))
+
+
+async def openapi_gv(req: web.Request) -> web.Response:
+    parts = req.match_info["path"].strip("/").split("/")
+    doc = None
+    if len(parts) == 2 and parts[0] == "api":
+        doc = openapi.gv_document(_registry(req), "", parts[1])
+    elif len(parts) == 3 and parts[0] == "apis":
+        doc = openapi.gv_document(_registry(req), parts[1], parts[2])
+    if doc is None:
+        raise NotFound("the server could not find the requested resource")
+    return respond(doc)
+
+
+async def core(req: web.Request) -> web.StreamResponse:
+    rest = [p for p in req.match_info["tail"].split("/") if p]
+    if not rest or rest[0] != "v1":
+        raise NotFound("the server could not find the requested resource")
+    if len(rest) == 1:
+        if req.method != "GET":
+            raise MethodNotAllowed()
+        return respond(discovery.resource_list(_registry(req), "", "v1"))
+    return await handle(req, _registry(req), "", "v1", rest[1:])
+
+
+async def groups(req: web.Request) -> web.StreamResponse:
+    rest = [p for p in req.match_info["tail"].split("/") if p]
+    reg = _registry(req)
+    if len(rest) == 1:
+        grp = discovery.api_group(reg, rest[0])
+        if grp is None:
+            raise NotFound("the server could not find the requested resource")
+        return respond(grp)
+    if len(rest) == 2:
+        if not reg.in_group_version(rest[0], rest[1]):
+            raise NotFound("the server could not find the requested resource")
+        return respond(discovery.resource_list(reg, rest[0], rest[1]))
+    return await handle(req, reg, rest[0], rest[1], rest[2:])
+
+
+def build_app(store: Store, registry: Registry = REGISTRY, middlewares: list[Middleware] | None = None
+              ) -> web.Application:
+    app = web.Application(middlewares=[status_middleware, *(middlewares or [])], client_max_size=4 * 1024 * 1024)
+    app[STORAGE] = Storage(store, registry)
+    app[REGISTRY_KEY] = registry
+    app[STOPPING] = asyncio.Event()
+    r = app.router
+    r.add_get("/version", version)
+    r.add_get("/version/", version)
+    for p in ("/healthz", "/livez", "/readyz"):
+        r.add_get(p, health)
+    r.add_get("/api", api_root)
+    r.add_get("/api/", api_root)
+    r.add_get("/apis", apis_root)
+    r.add_get("/apis/", apis_root)
+    r.add_get("/openapi/v3", openapi_root)
+    r.add_get("/openapi/v3/{path:.*}", openapi_gv)
+    r.add_route("*", "/api/{tail:.*}", core)
+    r.add_route("*", "/apis/{tail:.*}", groups)
+
+    async def stop_watches(app: web.Application) -> None:
+        app[STOPPING].set()
+
+    app.on_shutdown.append(stop_watches)
+    return app
+
+
+async def bootstrap(storage: Storage) -> None:
+    """Objects every cluster has: the system namespaces."""
+    ns = REGISTRY.lookup("", "v1", "namespaces")
+    assert ns is not None
+    for name in SYSTEM_NAMESPACES:
+        try:
+            await storage.create(ns, "", {"metadata": {"name": name}})
+        except AlreadyExists:
+            pass
+
+
+@dataclass
+class ServerConfig:
+    data_dir: Path = Path("/var/lib/kubelite")
+    bind_address: str = "0.0.0.0"
+    port: int = 6443
+    datastore: str = ""  # "" = sqlite in data_dir
+    secure: bool = True
+    extra_middlewares: list[Middleware] = field(default_factory=list)
+
+    @property
+    def store_url(self) -> str:
+        if not self.datastore or self.datastore == "sqlite":
+            return f"sqlite://{self.data_dir.resolve()}/state.db"
+        return self.datastore
+
+
+def write_insecure_kubeconfig(path: Path, host: str, port: int) -> None:
+    host = "127.0.0.1" if host in ("", "0.0.0.0") else "::1" if host == "::" else host
+    host = f"[{host}]" if ":" in host else host
+    cfg = {"apiVersion": "v1", "kind": "Config", "current-context": "kubelite",
+           "clusters": [{"name": "kubelite", "cluster": {"server": f"http://{host}:{port}"}}],
+           "users": [{"name": "admin", "user": {}}],
+           "contexts": [{"name": "kubelite", "context": {"cluster": "kubelite", "user": "admin"}}]}
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    path.chmod(0o600)
+
+
+class APIServer:
+    """Start, serve, stop: ``await start()``, then ``await stop()`` (idempotent)."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.store: Store | None = None
+        self.runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        c = self.config
+        c.data_dir.mkdir(parents=True, exist_ok=True)
+        self.store = await open_store(c.store_url)
+        middlewares: list[Middleware] = []
+        ssl_ctx: ssl.SSLContext | None = None
+        if c.secure:
+            from kubelite.api.security.setup import setup_security
+
+            sec = setup_security(c.data_dir, bind_address=c.bind_address, port=c.port)
+            middlewares, ssl_ctx = sec.middlewares(), sec.ssl_context
+        app = build_app(self.store, REGISTRY, [*middlewares, *c.extra_middlewares])
+        await bootstrap(app[STORAGE])
+        self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, c.bind_address, c.port, ssl_context=ssl_ctx, reuse_address=True)
+        await site.start()
+        host = "127.0.0.1" if c.bind_address in ("", "0.0.0.0") else c.bind_address
+        self.url = f"{'https' if ssl_ctx else 'http'}://{host}:{c.port}"
+        if not c.secure:
+            write_insecure_kubeconfig(c.data_dir / "kubeconfig.yaml", c.bind_address, c.port)
+        log.info("kubelite API server listening on %s", self.url)
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+        if self.store is not None:
+            await self.store.close()
+            self.store = None
+
+    async def serve_forever(self) -> None:
+        """Run until SIGTERM or SIGINT, then stop cleanly."""
+        done = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, done.set)
+        try:
+            await self.start()
+            await done.wait()
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            await self.stop()

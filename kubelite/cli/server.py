@@ -1,0 +1,43 @@
+"""`kubelite server`: the control plane in the foreground until SIGTERM or SIGINT.
+
+Parsing only; :mod:`kubelite.api.server` does the work. The fast launcher runs
+without site-packages, so third-party imports come after
+``load_site_packages()``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from kubelite.cli.main import load_site_packages
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="kubelite server", description="Run the kubelite control plane.")
+    p.add_argument("--data-dir", default="/var/lib/kubelite", help="state, PKI and kubeconfig.yaml live here")
+    p.add_argument("--bind-address", default="0.0.0.0")
+    p.add_argument("--port", type=int, default=6443)
+    p.add_argument("--datastore", default="sqlite", help="sqlite (in the data dir), sqlite:///path or etcd://h:p,...")
+    p.add_argument("--insecure", action="store_true", help="plain HTTP without authentication (development only)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv[1:] if argv and argv[0] == "server" else argv)
+    load_site_packages()
+    from kubelite.api.server import APIServer, ServerConfig
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+    cfg = ServerConfig(data_dir=Path(args.data_dir), bind_address=args.bind_address, port=args.port,
+                       datastore=args.datastore, secure=not args.insecure)
+    asyncio.run(APIServer(cfg).serve_forever())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

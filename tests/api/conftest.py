@@ -1,0 +1,102 @@
+"""A real kubelite API server per test module (a subprocess on SQLite, HTTPS with the admin kubeconfig).
+
+Tests drive it with the real ``kubectl`` and the official Python client; the
+fixture stops it with SIGTERM at the end and checks that it exits cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Cluster:
+    data_dir: Path
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.data_dir / "kubeconfig.yaml"
+
+    def kubectl(self, *args: str, input: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([KUBECTL, "--kubeconfig", str(self.kubeconfig), *args], input=input, text=True,
+                              capture_output=True, timeout=timeout)
+
+    def ok(self, *args: str, input: str | None = None) -> str:
+        r = self.kubectl(*args, input=input)
+        assert r.returncode == 0, f"kubectl {' '.join(args)} failed: {r.stderr}"
+        return r.stdout
+
+    def fail(self, *args: str, input: str | None = None) -> str:
+        r = self.kubectl(*args, input=input)
+        assert r.returncode != 0, f"kubectl {' '.join(args)} unexpectedly worked: {r.stdout}"
+        return r.stderr
+
+    def json(self, *args: str) -> dict[str, object]:
+        out: dict[str, object] = json.loads(self.ok(*args, "-o", "json"))
+        return out
+
+
+def start_cluster(data_dir: Path, extra: tuple[str, ...] = ()) -> Cluster:
+    port = free_port()
+    log = open(data_dir.parent / f"{data_dir.name}.log", "wb")  # noqa: SIM115 - lives as long as the server
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "kubelite.cli.server", "--data-dir", str(data_dir),
+                             "--bind-address", "127.0.0.1", "--port", str(port), *extra],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    c = Cluster(data_dir, port, proc)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {(data_dir.parent / f'{data_dir.name}.log').read_text()}")
+        if c.kubeconfig.exists():
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return c
+            except OSError:
+                pass
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("server did not start")
+
+
+def stop_cluster(c: Cluster) -> None:
+    c.proc.send_signal(signal.SIGTERM)
+    try:
+        code = c.proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        c.proc.kill()
+        c.proc.wait()
+        raise AssertionError("server did not stop on SIGTERM") from None
+    assert code == 0, f"server exited with {code}"
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    c = start_cluster(tmp_path_factory.mktemp("api") / "data")
+    try:
+        yield c
+    finally:
+        stop_cluster(c)
