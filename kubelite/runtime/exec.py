@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import os
 import socket
-from collections.abc import Callable
 from typing import Any
 
 from kubelite.errors import Conflict, NotFound, SystemFailure
@@ -120,15 +119,7 @@ def _wait_and_mirror(pid: int) -> None:
 
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(s, functools.partial(_forward_handler, pid))
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    if os.WIFSIGNALED(status):
-        os._exit(128 + os.WTERMSIG(status))
-    os._exit(os.WEXITSTATUS(status))
+    os._exit(wait(pid))
 
 
 def _forward_handler(pid: int, signum: int, _frame: object) -> None:
@@ -158,17 +149,8 @@ def _exec(process: dict[str, Any], sock: socket.socket, seccomp_program: Any) ->
             os._exit(126)
 
 
-WaitFn = Callable[[int], int]
-
-
 def wait(pid: int) -> int:
-    """The exit code of a process started by spawn (128+N for a signal)."""
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-    if os.WIFSIGNALED(status):
-        return 128 + os.WTERMSIG(status)
-    return os.WEXITSTATUS(status)
+    """The exit code of a process started by spawn (128+N for a signal, as shells report it)."""
+    _, status = os.waitpid(pid, 0)  # retried on EINTR by Python itself
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
