@@ -1,140 +1,144 @@
-"""Protobuf request bodies, as kubectl 1.32's ``create configmap|secret|namespace`` sends them.
+"""Decode Kubernetes protobuf request bodies into the JSON-shaped dicts the rest of the API works on.
 
-The body is Kubernetes' envelope: the magic ``k8s\\x00`` then a
-``runtime.Unknown`` (1: TypeMeta{1: apiVersion, 2: kind}, 2: raw, 3:
-contentEncoding, 4: contentType) whose ``raw`` is the object in the field
-numbering of ``k8s.io/api``'s ``generated.proto``. Rather than generated code,
-a small table per message maps field numbers to JSON names and types, and a
-~40-line wire-format reader walks it; the result is the same JSON object the
-client would have sent, so the rest of the server never sees protobuf. Kinds
-without a table yet get a 415 that says so.
+kubectl 1.32 sends its typed objects (``kubectl create configmap|secret|...``)
+as ``application/vnd.kubernetes.protobuf``: the four bytes ``k8s\\x00`` and a
+``runtime.Unknown`` whose ``typeMeta`` names the kind and whose ``raw`` holds
+the object's own message. We only ever *read* protobuf and always answer in
+JSON, which every client accepts, so there is no encoder and no protobuf
+dependency: field tables per API group (``kubelite.api.proto``) drive one
+generic walker, and the result is exactly what Go's JSON encoder would have
+produced for the same object. A kind without tables raises
+:class:`UnsupportedKind` (the handler answers 415, and clients can fall back to
+JSON); anything malformed raises :class:`~kubelite.errors.Invalid`.
 """
 
-from __future__ import annotations
-
-import base64
-from datetime import UTC, datetime
+import json
+import struct
+from types import ModuleType
 from typing import Any
 
-from kubelite.api.errors import BadRequest, UnsupportedMediaType
+from kubelite.api.errors import UnsupportedMediaType
+from kubelite.api.proto import (
+    apps,
+    batch,
+    core,
+    core_pod,
+    core_volumes,
+    meta,
+    networking,
+    policy,
+    rbac,
+    scheduling,
+)
+from kubelite.api.proto.schema import Schema, Table
+from kubelite.api.proto.wire import LENGTH, fields
+from kubelite.errors import Invalid
 
+CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
-# field number -> (json name, type); types: str, bytes (base64 in JSON), int, bool, time, map:str, map:bytes,
-# rep:str, or the name of another message in SCHEMAS (prefixed "rep:" when repeated)
-Schema = dict[int, tuple[str, str]]
-SCHEMAS: dict[str, Schema] = {
-    "TypeMeta": {1: ("apiVersion", "str"), 2: ("kind", "str")},
-    "Unknown": {1: ("typeMeta", "TypeMeta"), 2: ("raw", "raw"), 3: ("contentEncoding", "str"),
-                4: ("contentType", "str")},
-    "ObjectMeta": {1: ("name", "str"), 2: ("generateName", "str"), 3: ("namespace", "str"), 5: ("uid", "str"),
-                   6: ("resourceVersion", "str"), 7: ("generation", "int"), 8: ("creationTimestamp", "time"),
-                   11: ("labels", "map:str"), 12: ("annotations", "map:str"), 14: ("finalizers", "rep:str")},
-    "Time": {1: ("seconds", "int"), 2: ("nanos", "int")},
-    "ConfigMap": {1: ("metadata", "ObjectMeta"), 2: ("data", "map:str"), 3: ("binaryData", "map:bytes"),
-                  4: ("immutable", "bool")},
-    "Secret": {1: ("metadata", "ObjectMeta"), 2: ("data", "map:bytes"), 3: ("type", "str"),
-               4: ("stringData", "map:str"), 5: ("immutable", "bool")},
-    "Namespace": {1: ("metadata", "ObjectMeta"), 2: ("spec", "NamespaceSpec"), 3: ("status", "NamespaceStatus")},
-    "NamespaceSpec": {1: ("finalizers", "rep:str")},
-    "NamespaceStatus": {1: ("phase", "str")},
-}
-ZERO_TIME = "0001-01-01T00:00:00Z"
-KINDS = {("v1", "ConfigMap"), ("v1", "Secret"), ("v1", "Namespace")}
+
+_GROUPS: tuple[ModuleType, ...] = (core, apps, batch, policy, scheduling, networking, rbac)
+_TABLES: tuple[ModuleType, ...] = (meta, core_volumes, core_pod, *_GROUPS)
 
 
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    out = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise BadRequest("protobuf body is truncated")
-        b = buf[pos]
-        pos += 1
-        out |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return out, pos
-        shift += 7
+class UnsupportedKind(UnsupportedMediaType):
+    """The body is well-formed protobuf, but of a kind we have no field tables for.
+
+    An :class:`~kubelite.errors.Invalid` (through ``UnsupportedMediaType``), so the
+    HTTP edge answers 415 and the client knows to resend as JSON.
+    """
 
 
-def _fields(buf: bytes) -> list[tuple[int, int | bytes]]:
-    out: list[tuple[int, int | bytes]] = []
-    pos = 0
-    while pos < len(buf):
-        tag, pos = _varint(buf, pos)
-        num, wire = tag >> 3, tag & 7
-        if wire == 0:
-            v, pos = _varint(buf, pos)
-            out.append((num, v))
-        elif wire == 2:
-            n, pos = _varint(buf, pos)
-            if pos + n > len(buf):
-                raise BadRequest("protobuf body is truncated")
-            out.append((num, buf[pos:pos + n]))
-            pos += n
-        elif wire in (1, 5):
-            size = 8 if wire == 1 else 4
-            out.append((num, int.from_bytes(buf[pos:pos + size], "little")))
-            pos += size
-        else:
-            raise BadRequest(f"unsupported protobuf wire type {wire}")
-    return out
+def _build() -> tuple[Schema, dict[tuple[str, str], str]]:
+    tables: dict[str, Table] = {}
+    for module in _TABLES:
+        messages: dict[str, Table] = module.MESSAGES
+        clash = tables.keys() & messages.keys()
+        if clash:
+            raise ValueError(f"message names defined twice: {sorted(clash)}")
+        tables.update(messages)
+    kinds = {(module.API_VERSION, kind): kind for module in _GROUPS for kind in module.KINDS}
+    return Schema(tables), kinds
 
 
-def _scalar(kind: str, v: int | bytes) -> Any:
-    if kind in ("str", "bytes", "raw") and not isinstance(v, bytes):
-        raise BadRequest("protobuf field has the wrong wire type")
-    if kind == "str":
-        assert isinstance(v, bytes)
-        return v.decode("utf-8", errors="replace")
-    if kind == "bytes":
-        assert isinstance(v, bytes)
-        return base64.b64encode(v).decode()
-    if kind == "raw":
-        return v
-    if kind == "bool":
-        return bool(v)
-    if kind == "int":
-        if not isinstance(v, int):
-            raise BadRequest("protobuf field has the wrong wire type")
-        return v - (1 << 64) if v >= 1 << 63 else v
-    if kind == "time":
-        assert isinstance(v, bytes)
-        secs = decode_message(v, "Time").get("seconds", 0)
-        if secs <= 0:
-            return ZERO_TIME
-        return datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if not isinstance(v, bytes):
-        raise BadRequest("protobuf field has the wrong wire type")
-    return decode_message(v, kind)
+SCHEMA, KINDS = _build()
 
 
-def decode_message(buf: bytes, message: str) -> dict[str, Any]:
-    schema = SCHEMAS[message]
-    out: dict[str, Any] = {}
-    for num, v in _fields(buf):
-        if num not in schema:
-            continue
-        name, kind = schema[num]
-        if kind.startswith("map:"):
-            entry = {n: val for n, val in _fields(v if isinstance(v, bytes) else b"")}
-            key = entry.get(1, b"")
-            out.setdefault(name, {})[_scalar("str", key)] = _scalar(kind[4:], entry.get(2, b""))
-        elif kind.startswith("rep:"):
-            out.setdefault(name, []).append(_scalar(kind[4:], v))
-        else:
-            value = _scalar(kind, v)
-            if value not in ("", 0, False, None, ZERO_TIME):  # gogo writes zero values: they mean "unset"
-                out[name] = value
-    return out
+def supported_kinds() -> list[tuple[str, str]]:
+    """Every ``(apiVersion, kind)`` :func:`decode` understands."""
+    return sorted(KINDS)
 
 
-def decode_unknown(body: bytes) -> dict[str, Any]:
+def is_protobuf(body: bytes, content_type: str) -> bool:
+    """Whether a request body is Kubernetes protobuf: by its media type, or by its magic when none was given."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type:
+        return media_type == CONTENT_TYPE
+    return body.startswith(MAGIC)
+
+
+def _string(value: int | bytes, what: str) -> str:
+    if not isinstance(value, bytes):
+        raise Invalid(f"protobuf: {what} must be a string")
+    return value.decode("utf-8", "replace")
+
+
+def _envelope(body: bytes) -> tuple[str, str, bytes, str, str]:
+    """Split the ``runtime.Unknown`` envelope into apiVersion, kind, raw, contentEncoding, contentType."""
     if not body.startswith(MAGIC):
-        raise BadRequest("protobuf body does not start with the k8s envelope")
-    unknown = decode_message(body[len(MAGIC):], "Unknown")
-    tm = unknown.get("typeMeta", {})
-    av, kind = tm.get("apiVersion", ""), tm.get("kind", "")
-    if (av, kind) not in KINDS:
-        raise UnsupportedMediaType(f"protobuf bodies for {kind or 'this kind'} ({av}) are not supported yet: "
-                                   "send JSON or YAML (kubectl create -f, apply -f)")
-    obj = decode_message(unknown.get("raw", b""), kind)
-    return {"apiVersion": av, "kind": kind, **obj}
+        raise Invalid("protobuf: body does not start with the k8s\\x00 magic")
+    api_version = kind = encoding = content_type = ""
+    raw = b""
+    for number, wire_type, value in fields(body[len(MAGIC) :]):
+        if number in (1, 2, 3, 4) and wire_type != LENGTH:
+            raise Invalid(f"protobuf: runtime.Unknown field {number} must be length-delimited")
+        if number == 1:
+            assert isinstance(value, bytes)
+            for inner, inner_wire, inner_value in fields(value):
+                if inner in (1, 2) and inner_wire != LENGTH:
+                    raise Invalid(f"protobuf: TypeMeta field {inner} must be length-delimited")
+                if inner == 1:
+                    api_version = _string(inner_value, "apiVersion")
+                elif inner == 2:
+                    kind = _string(inner_value, "kind")
+        elif number == 2:
+            assert isinstance(value, bytes)
+            raw = value
+        elif number == 3:
+            encoding = _string(value, "contentEncoding")
+        elif number == 4:
+            content_type = _string(value, "contentType")
+    return api_version, kind, raw, encoding, content_type
+
+
+def decode(body: bytes) -> dict[str, Any]:
+    """Decode a ``k8s\\x00``-framed protobuf body into the object's JSON form.
+
+    Raises :class:`UnsupportedKind` for a kind without tables and
+    :class:`~kubelite.errors.Invalid` for anything malformed.
+    """
+    try:
+        api_version, kind, raw, encoding, content_type = _envelope(bytes(body))
+        if not api_version or not kind:
+            raise Invalid("protobuf: the runtime.Unknown envelope does not name an apiVersion and kind")
+        if encoding:
+            raise Invalid(f"protobuf: content encoding {encoding!r} is not supported")
+        if content_type.split(";", 1)[0].strip() == "application/json":
+            obj = json.loads(raw)
+            if not isinstance(obj, dict):
+                raise Invalid("protobuf: the embedded JSON object is not an object")
+            return {"apiVersion": api_version, "kind": kind, **obj}
+        if content_type not in ("", CONTENT_TYPE):
+            raise Invalid(f"protobuf: embedded content type {content_type!r} is not supported")
+        message = KINDS.get((api_version, kind))
+        if message is None:
+            raise UnsupportedKind(
+                f"protobuf: {api_version}, Kind={kind} cannot be decoded from protobuf; send JSON"
+            )
+        return {"apiVersion": api_version, "kind": kind, **SCHEMA.decode(message, raw)}
+    except (ValueError, OverflowError, RecursionError, struct.error) as error:
+        raise Invalid(f"protobuf: malformed body: {error}") from None
+
+
+# The name kubelite.api.codec imports.
+decode_unknown = decode
