@@ -36,7 +36,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from kubelite.store import Store, open_store  # noqa: E402
-from tests.store.etcd_server import EtcdServer  # noqa: E402
+from tests.etcd_server import EtcdServer  # noqa: E402
 
 VALUE = json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x" * 40, "labels": {"app": "bench"}},
                     "spec": {"containers": [{"name": "c", "image": "busybox", "args": ["sleep", "1d"] * 60}]}

@@ -1,9 +1,10 @@
-"""Fixtures shared by every test: a private kubelite root, a CLI runner, and a leak check.
+"""Fixtures shared by every test: a private kubelite root, a CLI runner, a leak check, one etcd.
 
 Every test gets its own data and state roots under a temporary directory, so
 tests never touch /var/lib/kubelite. The leak check runs after each test that
 used the roots: no mount below them, no kubelite cgroup created by the test,
-no process still running from them.
+no process still running from them. One real etcd (Debian's) serves the whole
+session, for the store tests and the API tests alike; it is killed at the end.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.etcd_server import EtcdServer
 
 REPO = Path(__file__).resolve().parent.parent
 KUBELITE = [sys.executable, "-m", "kubelite.cli.main"]
@@ -114,3 +117,12 @@ def busybox_bundle(tmp_path: Path) -> Path:
     (rootfs / "etc" / "group").write_text("root:x:0:\nuser:x:1000:\n")
     subprocess.run(["runc", "spec", "--bundle", str(bundle)], check=True)
     return bundle
+
+
+@pytest.fixture(scope="session")
+def etcd_endpoint() -> Iterator[str]:
+    """host:port of the session's etcd (skips the test when etcd is not installed)."""
+    if shutil.which("etcd") is None:
+        pytest.skip("etcd is not installed")
+    with EtcdServer() as server:
+        yield server.endpoint

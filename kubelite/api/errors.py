@@ -84,6 +84,14 @@ class ResourceConflict(Conflict):
         self.res, self.name = res, name
 
 
+class ApplyConflict(Conflict):
+    """409 Conflict of server-side apply: fields owned by other managers, one cause per field."""
+
+    def __init__(self, message: str, causes: list[Cause]) -> None:
+        super().__init__(message)
+        self.causes = causes
+
+
 class FieldsInvalid(Invalid):
     """422 Invalid with ``details.causes``: a failed validation of one object."""
 
@@ -165,6 +173,8 @@ def to_status(e: BaseException) -> StatusError:
             return StatusError(403, "Forbidden", msg, _details(e.res, e.name, e.res.plural))
         case AlreadyExists():
             return StatusError(409, "AlreadyExists", msg)
+        case ApplyConflict():
+            return StatusError(409, "Conflict", msg, {"causes": [c.as_dict() for c in e.causes]})
         case Conflict():
             return StatusError(409, "Conflict", msg)
         case FieldsInvalid():

@@ -18,11 +18,14 @@ from typing import Any
 
 from aiohttp import web
 
+from kubelite.api import errors, managedfields, subresources, validation
+from kubelite.api.apply import server_side_apply
 from kubelite.api.codec import Accept, decode_body, decode_object, media_type
 from kubelite.api.errors import BadRequest, Expired, MethodNotAllowed, UnsupportedMediaType, to_status
 from kubelite.api.patch import json_patch, merge_patch, strategic_merge
 from kubelite.api.registry import Registry
 from kubelite.api.registry.base import Obj, Strategy
+from kubelite.api.registry.reviews import Review
 from kubelite.api.storage import Selection, Storage
 from kubelite.api.tables import partial, table
 from kubelite.api.watch import WatchEvent, watch_events
@@ -110,6 +113,10 @@ async def handle(req: web.Request, registry: Registry, group: str, version: str,
     m = req.method
     if t.sub in STREAMING:
         raise Unavailable(f"the {t.sub} subresource needs the node agent, which is not available yet")
+    if isinstance(t.s, Review):  # create-only, never stored: answered from the caller's identity
+        return await subresources.review(req, t.s, t.namespace)
+    if t.sub in ("binding", "eviction") and t.sub in t.s.subresources:
+        return await subresources.post(req, storage, t.s, t.namespace, t.name, t.sub)
     if t.s.namespaced and not t.namespace and t.name:
         raise NotFound("the server could not find the requested resource")
     if not t.name:
@@ -150,18 +157,34 @@ async def _delete_options(req: web.Request) -> Obj:
 
 
 async def create(req: web.Request, storage: Storage, t: Target) -> web.Response:
-    obj = decode_object(req.headers.get("Content-Type", ""), await req.read())
+    directive = validation.mode(req.query)
+    obj, dups = validation.decode(req.headers.get("Content-Type", ""), await req.read())
     _check_kind(t.s, obj)
     if t.sub:
         raise MethodNotAllowed()
-    return _out(req, t.s, await storage.create(t.s, t.namespace, obj, _dry_run(req)), 201)
+    warnings = validation.check(t.s, obj, directive, dups)
+    track = managedfields.tracker(t.s, _manager(req))
+    return validation.add_warnings(_out(req, t.s, await storage.create(t.s, t.namespace, obj, _dry_run(req), track),
+                                        201), warnings)
+
+
+def _manager(req: web.Request, applying: bool = False) -> str:
+    return managedfields.manager_name(req.query.get("fieldManager", ""), req.headers.get("User-Agent", ""), applying)
 
 
 async def update(req: web.Request, storage: Storage, t: Target) -> web.Response:
-    obj = decode_object(req.headers.get("Content-Type", ""), await req.read())
+    directive = validation.mode(req.query)
+    obj, dups = validation.decode(req.headers.get("Content-Type", ""), await req.read())
     _check_kind(t.s, obj)
-    new = await storage.update(t.s, t.namespace, t.name, lambda _old: obj, t.sub, _dry_run(req))
-    return _out(req, t.s, new)
+    warnings: list[str] = []
+
+    def replace(old: Obj) -> Obj:
+        warnings.extend(validation.check(t.s, obj, directive, dups, old))
+        return obj
+
+    new = await storage.update(t.s, t.namespace, t.name, replace, t.sub, _dry_run(req),
+                               managedfields.tracker(t.s, _manager(req), t.sub))
+    return validation.add_warnings(_out(req, t.s, new), warnings)
 
 
 def patcher(content_type: str, body: bytes) -> Any:
@@ -183,18 +206,31 @@ def patcher(content_type: str, body: bytes) -> Any:
 async def patch(req: web.Request, storage: Storage, t: Target) -> web.Response:
     ct = req.headers.get("Content-Type", "")
     body = await req.read()
-    fn = patcher(ct, body)
+    directive = validation.mode(req.query)
+    unchecked = patcher(ct, body)
     dry = _dry_run(req)
-    if media_type(ct) == "application/apply-patch+yaml":  # server-side apply, approximated: create or merge
+    duplicated = validation.patch_duplicates(*validation.decode_any(ct, body)) if directive != "Ignore" else []
+    warnings: list[str] = []
+
+    def fn(cur: Obj) -> Obj:
+        new: Obj = unchecked(cur)
+        if isinstance(new, dict):
+            warnings[:] = validation.check(t.s, new, directive, old=cur, patch_problems=duplicated)
+        return new
+
+    force = req.query.get("force", "")
+    if media_type(ct) == "application/apply-patch+yaml":  # server-side apply (kubelite.api.apply)
         applied = decode_object(ct, body)
         _check_kind(t.s, applied)
-        try:
-            await storage.get(t.s, t.namespace, t.name)
-        except NotFound:
-            applied.setdefault("metadata", {}).setdefault("name", t.name)
-            return _out(req, t.s, await storage.create(t.s, t.namespace, applied, dry), 201)
-    new = await storage.update(t.s, t.namespace, t.name, fn, t.sub, dry)
-    return _out(req, t.s, new)
+        manager = _manager(req, applying=True)
+        warnings = validation.check(t.s, applied, directive, patch_problems=duplicated)
+        obj, created = await server_side_apply(storage, t.s, t.namespace, t.name, t.sub, applied, manager,
+                                               force in ("1", "true", "True"), dry)
+        return validation.add_warnings(_out(req, t.s, obj, 201 if created else 200), warnings)
+    if force:
+        raise managedfields.patch_options_invalid(errors.forbidden("force", "may not be specified for non-apply patch"))
+    new = await storage.update(t.s, t.namespace, t.name, fn, t.sub, dry, managedfields.tracker(t.s, _manager(req), t.sub))
+    return validation.add_warnings(_out(req, t.s, new), warnings)
 
 
 async def scale(req: web.Request, storage: Storage, t: Target) -> web.Response:
@@ -224,7 +260,8 @@ async def scale(req: web.Request, storage: Storage, t: Target) -> web.Response:
         obj["metadata"]["resourceVersion"] = (new_scale.get("metadata") or {}).get("resourceVersion", "")
         return obj
 
-    return respond(to_scale(await storage.update(t.s, t.namespace, t.name, apply, "", _dry_run(req))))
+    return respond(to_scale(await storage.update(t.s, t.namespace, t.name, apply, "", _dry_run(req),
+                                                 managedfields.tracker(t.s, _manager(req), "scale"))))
 
 
 async def list_or_watch(req: web.Request, storage: Storage, t: Target) -> web.Response | web.StreamResponse:

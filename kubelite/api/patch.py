@@ -5,20 +5,27 @@ inputs) and raise :class:`~kubelite.api.errors.BadRequest` or
 :class:`~kubelite.api.errors.FieldsInvalid`-free ``Invalid`` errors for a patch
 that cannot apply, which the HTTP edge reports as 4xx.
 
-Strategic merge patch knows the merge keys of the built-in types by field
-name (``containers`` merge by ``name``, ``ports`` by ``containerPort`` or
-``port``...), which is what the Go structs' ``patchMergeKey`` tags say; lists
-without a merge key are replaced, as Kubernetes does for atomic lists. The
-directives ``$patch: delete|replace|merge``, ``$deleteFromPrimitiveList/...``,
-``$setElementOrder/...`` and ``$retainKeys`` are understood.
+Strategic merge patch reads the Go structs' ``patchStrategy``/``patchMergeKey``
+tags from Kubernetes' OpenAPI (:mod:`kubelite.api.schematypes`, looked up by the
+object's apiVersion and kind): ``containers`` merge by ``name``, container
+``ports`` by ``containerPort``, ``volumeMounts`` by ``mountPath``, ``finalizers``
+as a set; lists without ``patchStrategy: merge`` (``tolerations``, ``args``) are
+replaced. Kinds or fields without a schema fall back to a table of merge keys
+by field name. The directives ``$patch: replace|delete`` (maps and list items),
+``$deleteFromPrimitiveList/<list>``, ``$setElementOrder/<list>`` and
+``$retainKeys`` behave as in apimachinery's ``strategicpatch``, including its
+ordering of merged lists.
 """
 
 from __future__ import annotations
 
 import copy
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from kubelite.api.errors import BadRequest
+from kubelite.api.schematypes import Type, type_for
 
 JSON = Any
 
@@ -164,6 +171,29 @@ def json_patch(target: JSON, ops: JSON) -> JSON:
 
 
 # -- strategic merge patch ------------------------------------------------------------
+#
+# apimachinery's strategicpatch.mergeMap/mergeSlice, driven by the schema of the kind
+# (kubelite.api.schematypes): a list merges only where its field declares
+# ``patchStrategy: merge`` (by its ``patchMergeKey``, or as a set of scalars), and a
+# struct with ``retainKeys`` honours ``$retainKeys``. Without a schema (unknown kinds or
+# fields) the merge keys of MERGE_KEYS stand in.
+
+
+@dataclass(frozen=True)
+class _Field:
+    t: Type | None
+    merge: bool
+    key: str
+    replace: bool = False
+
+
+def _lookup(parent: Type | None, name: str, items: list[Any]) -> _Field:
+    sub = parent.field(name) if parent is not None else None
+    if sub is not None and (parent is not None and parent.is_field(name)):
+        strategies = sub.patch_strategies
+        return _Field(sub, "merge" in strategies, sub.merge_key, "replace" in strategies)
+    key = _merge_key(name, items)
+    return _Field(sub, bool(key) or name in PRIMITIVE_MERGE, key)
 
 
 def _merge_key(field: str, items: list[Any]) -> str:
@@ -172,82 +202,165 @@ def _merge_key(field: str, items: list[Any]) -> str:
     return MERGE_KEYS.get(field, "")
 
 
-def strategic_merge(target: JSON, patch: JSON) -> JSON:
+def strategic_merge(target: JSON, patch: JSON, schema: Type | None = None) -> JSON:
     if not isinstance(patch, dict):
         raise BadRequest("strategic merge patch must be a JSON object")
-    return _smp_map(target if isinstance(target, dict) else {}, patch)
+    orig = target if isinstance(target, dict) else {}
+    if schema is None:
+        schema = type_for(str(orig.get("apiVersion") or patch.get("apiVersion") or ""),
+                          str(orig.get("kind") or patch.get("kind") or ""))
+    return _smp_map(orig, patch, schema)
 
 
-def _smp_map(orig: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+def _smp_map(orig: dict[str, Any], patch: dict[str, Any], t: Type | None) -> dict[str, Any]:
     directive = patch.get("$patch")
     if directive == "replace":
-        return {k: copy.deepcopy(v) for k, v in patch.items() if k != "$patch"}
+        return _smp_map({}, {k: v for k, v in patch.items() if k != "$patch"}, t)
     if directive == "delete":
         return {}
+    if directive is not None:
+        raise PatchFailed(f"Unknown patch type: {directive} in map: {patch}")
     out = copy.deepcopy(orig)
     retain = patch.get("$retainKeys")
-    if isinstance(retain, list):
+    if retain is not None:
+        if not isinstance(retain, list):
+            raise PatchFailed("invalid patch: $retainKeys must be a list")
+        for k in patch:
+            if not k.startswith("$") and k not in retain:
+                raise PatchFailed(f"The patch is invalid: {k} is not present in the $retainKeys list")
         out = {k: v for k, v in out.items() if k in retain}
     orders: dict[str, list[Any]] = {}
     for k, v in patch.items():
-        if k in ("$patch", "$retainKeys"):
-            continue
         if k.startswith("$setElementOrder/"):
-            orders[k.split("/", 1)[1]] = v if isinstance(v, list) else []
+            if not isinstance(v, list):
+                raise PatchFailed(f"invalid patch: {k} must be a list")
+            orders[k.split("/", 1)[1]] = v
+        elif k.startswith("$deleteFromPrimitiveList/"):
+            name = k.split("/", 1)[1]
+            if isinstance(out.get(name), list) and isinstance(v, list):
+                out[name] = [x for x in out[name] if x not in v]
+    for k, v in patch.items():
+        if k.startswith("$"):
             continue
-        if k.startswith("$deleteFromPrimitiveList/"):
-            field = k.split("/", 1)[1]
-            if isinstance(out.get(field), list) and isinstance(v, list):
-                out[field] = [x for x in out[field] if x not in v]
-            continue
+        cur = out.get(k)
+        meta = _lookup(t, k, (cur if isinstance(cur, list) else []) + (v if isinstance(v, list) else []))
         if v is None:
             out.pop(k, None)
         elif isinstance(v, dict):
-            cur = out.get(k)
-            merged = _smp_map(cur if isinstance(cur, dict) else {}, v)
-            out[k] = merged
+            if meta.replace and isinstance(cur, dict):
+                out[k] = _clean(v, meta.t)
+            else:
+                out[k] = _smp_map(cur if isinstance(cur, dict) else {}, v, meta.t)
         elif isinstance(v, list):
-            out[k] = _smp_list(k, out.get(k), v)
+            out[k] = _smp_list(meta, cur if isinstance(cur, list) else [], v)
         else:
             out[k] = copy.deepcopy(v)
-    for field, order in orders.items():
-        if isinstance(out.get(field), list):
-            out[field] = _reorder(field, out[field], order)
+    for name, order in orders.items():
+        cur = out.get(name)
+        if isinstance(cur, list):
+            meta = _lookup(t, name, cur)
+            before = orig.get(name)
+            out[name] = _with_order(cur, order, before if isinstance(before, list) else [], meta.key)
     return out
 
 
-def _smp_list(field: str, orig: Any, patch: list[Any]) -> list[Any]:
-    cur = copy.deepcopy(orig) if isinstance(orig, list) else []
-    if field in PRIMITIVE_MERGE:
-        return cur + [x for x in patch if x not in cur]
-    key = _merge_key(field, cur + patch)
-    if not key:
-        replace = [x for x in patch if not (isinstance(x, dict) and x.get("$patch") == "replace")]
-        return copy.deepcopy(replace)
-    for item in patch:
-        if not isinstance(item, dict):
-            raise BadRequest(f"strategic merge patch: list {field!r} holds a non-object element")
-        if item.get("$patch") == "replace":
-            return [copy.deepcopy({k: v for k, v in i.items()}) for i in patch if i is not item]
-        match = next((i for i, x in enumerate(cur) if isinstance(x, dict) and x.get(key) == item.get(key)), None)
-        if item.get("$patch") == "delete":
-            if match is not None:
-                cur.pop(match)
-            continue
-        if match is None:
-            cur.append(_smp_map({}, item))
-        else:
-            cur[match] = _smp_map(cur[match], item)
-    return cur
+def _clean(v: Any, t: Type | None) -> Any:
+    """A patch value taken as is: its directives and nulls dropped."""
+    if isinstance(v, dict):
+        return _smp_map({}, v, t)
+    if isinstance(v, list):
+        return [_clean(x, t.items() if t is not None else None) for x in v
+                if not (isinstance(x, dict) and "$patch" in x)]
+    return copy.deepcopy(v)
 
 
-def _reorder(field: str, items: list[Any], order: list[Any]) -> list[Any]:
-    key = _merge_key(field, items)
-
+def _ident(key: str) -> Any:
     def ident(x: Any) -> Any:
-        return x.get(key) if key and isinstance(x, dict) else x
+        return json.dumps(x.get(key), sort_keys=True) if key and isinstance(x, dict) else json.dumps(x, sort_keys=True)
+    return ident
 
-    wanted = [o.get(key) if isinstance(o, dict) and key else o for o in order]
-    pos = {w: i for i, w in enumerate(wanted)}
-    ordered = sorted((x for x in items if ident(x) in pos), key=lambda x: pos[ident(x)])
-    return ordered + [x for x in items if ident(x) not in pos]
+
+def _smp_list(meta: _Field, orig: list[Any], patch: list[Any]) -> list[Any]:
+    if not meta.merge:
+        return _clean(patch, meta.t)  # type: ignore[no-any-return]
+    sub = meta.t.items() if meta.t is not None else None
+    if all(not isinstance(x, dict) for x in orig + patch):
+        merged = list(orig) + [x for i, x in enumerate(patch) if x not in orig and x not in patch[:i]]
+        ident = _ident("")
+    else:
+        key = meta.key
+        if not key:
+            raise PatchFailed("cannot merge lists without merge key")
+        ident = _ident(key)
+        cur = copy.deepcopy(orig)
+        plain: list[dict[str, Any]] = []
+        replace = False
+        for item in patch:
+            if not isinstance(item, dict):
+                raise PatchFailed(f"strategic merge patch: a list merged by {key!r} holds a non-object element")
+            d = item.get("$patch")
+            if d is None:
+                plain.append(item)
+            elif d == "delete":
+                if key not in item:
+                    raise PatchFailed(f"map: {item} does not contain declared merge key: {key}")
+                cur = [x for x in cur if not (isinstance(x, dict) and x.get(key) == item[key])]
+            elif d == "replace":
+                replace = True
+            elif d == "merge":
+                raise PatchFailed("merging lists cannot yet be specified in the patch")
+            else:
+                raise PatchFailed(f"Unknown patch type: {d} in map: {item}")
+        if replace:
+            return [_clean(x, sub) for x in plain]
+        for item in plain:
+            if key not in item:
+                raise PatchFailed(f"map: {item} does not contain declared merge key: {key}")
+            idx = next((i for i, x in enumerate(cur) if isinstance(x, dict) and x.get(key) == item[key]), None)
+            if idx is None:
+                cur.append(_smp_map({}, item, sub))
+            else:
+                cur[idx] = _smp_map(cur[idx], item, sub)
+        merged = cur
+    in_patch = {ident(x) for x in patch if not (isinstance(x, dict) and "$patch" in x)}
+    patch_items = [x for x in merged if ident(x) in in_patch]
+    server_only = [x for x in merged if ident(x) not in in_patch]
+    return _normalize(patch_items, server_only, patch, orig, ident)
+
+
+def _normalize(patch_items: list[Any], server_only: list[Any], patch_order: list[Any], server_order: list[Any],
+               ident: Any) -> list[Any]:
+    """apimachinery's normalizeElementOrder: patch items in patch order, interleaved with the server's own."""
+    def sort_by(items: list[Any], order: list[Any]) -> list[Any]:
+        pos = {ident(o): i for i, o in reversed(list(enumerate(order)))}
+        known = sorted((x for x in items if ident(x) in pos), key=lambda x: pos[ident(x)])
+        return known + [x for x in items if ident(x) not in pos]
+
+    left, right = sort_by(server_only, server_order), sort_by(patch_items, patch_order)
+    where = {ident(o): i for i, o in enumerate(server_order)}
+    out: list[Any] = []
+    i = j = 0
+    while i < len(left) or j < len(right):
+        if j >= len(right):
+            out.append(left[i])
+            i += 1
+        elif i >= len(left):
+            out.append(right[j])
+            j += 1
+        else:
+            li, ri = where.get(ident(left[i])), where.get(ident(right[j]))
+            if li is not None and ri is not None and li < ri:
+                out.append(left[i])
+                i += 1
+            else:
+                out.append(right[j])
+                j += 1
+    return out
+
+
+def _with_order(items: list[Any], order: list[Any], orig: list[Any], key: str) -> list[Any]:
+    """``$setElementOrder``: the listed items in that order, the server's others kept where they were."""
+    ident = _ident(key)
+    wanted = {ident(o) for o in order}
+    return _normalize([x for x in items if ident(x) in wanted], [x for x in items if ident(x) not in wanted],
+                      order, orig, ident)

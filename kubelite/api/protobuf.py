@@ -20,6 +20,8 @@ from typing import Any
 from kubelite.api.errors import UnsupportedMediaType
 from kubelite.api.proto import (
     apps,
+    authentication,
+    authorization,
     batch,
     core,
     core_pod,
@@ -37,7 +39,8 @@ from kubelite.errors import Invalid
 CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
 
-_GROUPS: tuple[ModuleType, ...] = (core, apps, batch, policy, scheduling, networking, rbac)
+_GROUPS: tuple[ModuleType, ...] = (core, apps, batch, policy, scheduling, networking, rbac, authentication,
+                                    authorization)
 _TABLES: tuple[ModuleType, ...] = (meta, core_volumes, core_pod, *_GROUPS)
 
 

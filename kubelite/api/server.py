@@ -29,6 +29,7 @@ from kubelite.api.errors import MethodNotAllowed, to_status
 from kubelite.api.handlers import STOPPING, STORAGE, handle, respond
 from kubelite.api.registry import REGISTRY, Registry
 from kubelite.api.storage import SYSTEM_NAMESPACES, Storage
+from kubelite.api.subresources import AUTHORIZER
 from kubelite.errors import AlreadyExists, KubeliteError, NotFound
 from kubelite.store import Store, open_store
 
@@ -90,19 +91,11 @@ def yaml_free_json(obj: Any) -> bytes:
 
 
 async def openapi_root(req: web.Request) -> web.Response:
-    return respond(openapi.root_document(_registry(req)))
+    return await openapi.serve_root(_registry(req), req)
 
 
 async def openapi_gv(req: web.Request) -> web.Response:
-    parts = req.match_info["path"].strip("/").split("/")
-    doc = None
-    if len(parts) == 2 and parts[0] == "api":
-        doc = openapi.gv_document(_registry(req), "", parts[1])
-    elif len(parts) == 3 and parts[0] == "apis":
-        doc = openapi.gv_document(_registry(req), parts[1], parts[2])
-    if doc is None:
-        raise NotFound("the server could not find the requested resource")
-    return respond(doc)
+    return await openapi.serve_gv(_registry(req), req.match_info["path"], req)
 
 
 async def core(req: web.Request) -> web.StreamResponse:
@@ -159,14 +152,14 @@ def build_app(store: Store, registry: Registry = REGISTRY, middlewares: list[Mid
 
 
 async def bootstrap(storage: Storage) -> None:
-    """Objects every cluster has: the system namespaces."""
+    """Objects every cluster has: the system namespaces (and their ``default`` ServiceAccounts)."""
     ns = REGISTRY.lookup("", "v1", "namespaces")
     assert ns is not None
     for name in SYSTEM_NAMESPACES:
         try:
             await storage.create(ns, "", {"metadata": {"name": name}})
         except AlreadyExists:
-            pass
+            await storage.default_service_account(name)
 
 
 @dataclass
@@ -209,6 +202,7 @@ class APIServer:
         c = self.config
         c.data_dir.mkdir(parents=True, exist_ok=True)
         self.store = await open_store(c.store_url)
+        store: Store = self.store
         middlewares: list[Middleware] = []
         ssl_ctx: ssl.SSLContext | None = None
         if c.secure:
@@ -216,7 +210,13 @@ class APIServer:
 
             sec = setup_security(c.data_dir, bind_address=c.bind_address, port=c.port)
             middlewares, ssl_ctx = sec.middlewares(), sec.ssl_context
-        app = build_app(self.store, REGISTRY, [*middlewares, *c.extra_middlewares])
+            if sec.encryptor is not None:  # Secrets sealed at rest, below Storage and watches
+                from kubelite.api.encrypted_store import EncryptedStore
+
+                store = EncryptedStore(self.store, sec.encryptor)
+        app = build_app(store, REGISTRY, [*middlewares, *c.extra_middlewares])
+        if c.secure:
+            app[AUTHORIZER] = sec.authorizer
         await bootstrap(app[STORAGE])
         self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
         await self.runner.setup()

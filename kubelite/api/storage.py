@@ -18,6 +18,8 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from kubelite.api.allocators import Allocators
+from kubelite.api.deletion import plan_delete
 from kubelite.api.errors import (
     BadRequest,
     FieldsInvalid,
@@ -38,6 +40,7 @@ NAMESPACES = Resource("", "namespaces", "Namespace")
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 UPDATE_RETRIES = 8
 Transform = Callable[[Obj], Obj]
+Track = Callable[[Obj | None, Obj], None]  # (old or None on create, new): sets new's managedFields
 
 
 @dataclass
@@ -102,6 +105,7 @@ class Storage:
     def __init__(self, store: Store, registry: Registry = REGISTRY) -> None:
         self.store = store
         self.registry = registry
+        self.allocators = Allocators(store)  # Service cluster IPs and node ports
 
     # -- keys ------------------------------------------------------------------
 
@@ -150,7 +154,7 @@ class Storage:
         except NotFound:
             raise ResourceNotFound(NAMESPACES, ns) from None
 
-    async def create(self, s: Strategy, ns: str, obj: Obj, dry_run: bool = False) -> Obj:
+    async def create(self, s: Strategy, ns: str, obj: Obj, dry_run: bool = False, track: Track | None = None) -> Obj:
         obj = copy.deepcopy(obj)
         obj["apiVersion"], obj["kind"] = s.api_version, s.kind
         meta = obj.setdefault("metadata", {})
@@ -177,22 +181,40 @@ class Storage:
         causes = s.validate(obj)
         if causes:
             raise FieldsInvalid(s.resource, str(meta.get("name") or base or ""), causes)
+        if track is not None:  # managedFields bookkeeping (kubelite.api.managedfields), last before writing
+            track(None, obj)
         if s.namespaced:
             await self.ensure_namespace(ns)
+        taken = await self.allocators.admit(s, obj, None, dry_run)
         if dry_run:
             return obj
-        for attempt in range(8):
-            try:
-                kv = await self.store.create(self.key(s, ns, meta["name"]), encode(obj))
-                return decode(kv)
-            except AlreadyExists:
-                if not base or attempt == 7:
-                    raise ResourceExists(s.resource, meta["name"]) from None
-                meta["name"] = generate_name(base)
+        try:
+            for attempt in range(8):
+                try:
+                    kv = await self.store.create(self.key(s, ns, meta["name"]), encode(obj))
+                    if s.kind == "Namespace" and not s.group:
+                        await self.default_service_account(meta["name"])
+                    return decode(kv)
+                except AlreadyExists:
+                    if not base or attempt == 7:
+                        raise ResourceExists(s.resource, meta["name"]) from None
+                    meta["name"] = generate_name(base)
+        except BaseException:
+            await self.allocators.undo(taken)
+            raise
         raise AssertionError("unreachable")
 
+    async def default_service_account(self, ns: str) -> None:
+        """Stop-gap until the namespace controller (issue 5): every namespace gets a ``default`` ServiceAccount."""
+        sa = self.registry.lookup("", "v1", "serviceaccounts")
+        if sa is not None:
+            try:
+                await self.create(sa, ns, {"metadata": {"name": "default"}})
+            except AlreadyExists:
+                pass
+
     async def update(self, s: Strategy, ns: str, name: str, transform: Transform, subresource: str = "",
-                     dry_run: bool = False) -> Obj:
+                     dry_run: bool = False, track: Track | None = None) -> Obj:
         """Read, transform, check and write back with a compare-and-swap, retrying only unversioned races."""
         for _ in range(UPDATE_RETRIES):
             try:
@@ -205,18 +227,27 @@ class Storage:
             if client_rv and client_rv != kv.mod_revision:
                 raise ResourceConflict(s.resource, name)
             new = self._prepare_update(s, ns, name, new, old, subresource)
+            if track is not None:
+                track(old, new)
             if new == old:
                 return old
+            taken = await self.allocators.admit(s, new, old, dry_run)
             if dry_run:
                 return new
             try:
                 if self._finalized(new):
-                    return decode(await self.store.delete(kv.key, expected_revision=kv.mod_revision))
-                return decode(await self.store.update(kv.key, encode(new), expected_revision=kv.mod_revision))
+                    out = decode(await self.store.delete(kv.key, expected_revision=kv.mod_revision))
+                    await self.allocators.release(s, None, old)
+                    return out
+                out = decode(await self.store.update(kv.key, encode(new), expected_revision=kv.mod_revision))
+                await self.allocators.release(s, new, old)
+                return out
             except Conflict:
+                await self.allocators.undo(taken)
                 if client_rv:
                     raise ResourceConflict(s.resource, name) from None
             except NotFound:
+                await self.allocators.undo(taken)
                 raise ResourceNotFound(s.resource, name) from None
         raise ResourceConflict(s.resource, name, "too many concurrent updates, please try again")
 
@@ -231,7 +262,8 @@ class Storage:
             raise BadRequest("the namespace of the provided object does not match the namespace sent on the request")
         new["apiVersion"], new["kind"] = s.api_version, s.kind
         old_meta = old["metadata"]
-        for k in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "generation"):
+        for k in ("name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+                  "generation"):
             if k in old_meta:
                 meta[k] = old_meta[k]
             else:
@@ -275,18 +307,17 @@ class Storage:
                 raise ResourceConflict(s.resource, name, "Precondition failed: ResourceVersion in precondition: "
                                        f"{pre['resourceVersion']}, ResourceVersion in object meta: "
                                        f"{meta['resourceVersion']}")
-            if dry_run:
+            plan = plan_delete(s, obj, options)  # graceful deletion, propagation finalizers (kubelite.api.deletion)
+            if dry_run or options.get("dryRun") or plan.action == "none":
                 return obj
             try:
-                if meta.get("finalizers"):
-                    if not meta.get("deletionTimestamp"):
-                        meta["deletionTimestamp"] = now_rfc3339()
-                        meta["deletionGracePeriodSeconds"] = 0
-                        return decode(await self.store.update(kv.key, encode(obj), expected_revision=kv.mod_revision))
-                    return obj
+                if plan.action == "update":
+                    return decode(await self.store.update(kv.key, encode(obj), expected_revision=kv.mod_revision))
                 if s.kind == "Namespace":
                     await self._empty_namespace(name)
-                return decode(await self.store.delete(kv.key, expected_revision=kv.mod_revision))
+                out = decode(await self.store.delete(kv.key, expected_revision=kv.mod_revision))
+                await self.allocators.release(s, None, out)
+                return out
             except Conflict:
                 continue
             except NotFound:
@@ -301,6 +332,7 @@ class Storage:
             for kv in (await self.store.list(self.prefix(s, ns))).items:
                 try:
                     await self.store.delete(kv.key)
+                    await self.allocators.release(s, None, decode(kv))
                 except NotFound:
                     pass
 

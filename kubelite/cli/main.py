@@ -27,11 +27,15 @@ COMMANDS = {
     "image": "images", "images": "images", "rmi": "images", "tag": "images",
     # runc-compatible
     "oci": "oci",
-    "server": "server",
+    # cluster
+    "up": "up", "server": "server",
 }
 
 USAGE = """usage: kubelite COMMAND [ARGS...]
 
+Cluster:
+  up [--data-dir /var/lib/kubelite] [--port 6443]      a single-node cluster in the foreground
+  server [--data-dir DIR] [--bind-address A] [--port P] [--datastore sqlite|etcd://H:P,...]
 Containers:
   run [--rm] [-d] [--name N] [-e K=V] [-m 64m] [--cpus 0.5] [--pids-limit N]
       [-v HOST:CTR[:ro]] [-w DIR] [-u UID[:GID]] [--hostname H] [-i] [-t] IMAGE [COMMAND...]

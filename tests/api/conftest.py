@@ -1,7 +1,12 @@
-"""A real kubelite API server per test module (a subprocess on SQLite, HTTPS with the admin kubeconfig).
+"""A real kubelite API server per test module and store driver (a subprocess, HTTPS, the admin kubeconfig).
 
 Tests drive it with the real ``kubectl`` and the official Python client; the
 fixture stops it with SIGTERM at the end and checks that it exits cleanly.
+``cluster`` is parametrized by datastore, so every test that uses it runs on
+SQLite and on a real etcd (``test_x[sqlite]``, ``test_x[etcd]``); pytest groups
+a module's tests by parameter, so each module starts one server per driver.
+On etcd, every server shares the session's etcd (``etcd_endpoint``) and starts
+on an emptied one (``datastore_url`` wipes it), as it would on a new SQLite file.
 """
 
 from __future__ import annotations
@@ -14,11 +19,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.etcd_server import wipe
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 REPO = Path(__file__).resolve().parents[2]
@@ -93,9 +101,23 @@ def stop_cluster(c: Cluster) -> None:
     assert code == 0, f"server exited with {code}"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    c = start_cluster(tmp_path_factory.mktemp("api") / "data")
+DATASTORES = ["sqlite", "etcd"]
+
+
+def datastore_url(driver: str, data_dir: Path, request: pytest.FixtureRequest, **options: float) -> str:
+    """A ``--datastore`` URL for ``driver`` with ``options`` as its query; an etcd is emptied first."""
+    query = ("?" + urllib.parse.urlencode(options)) if options else ""
+    if driver == "sqlite":
+        return f"sqlite://{data_dir.resolve()}/state.db{query}"
+    endpoint = str(request.getfixturevalue("etcd_endpoint"))
+    wipe(endpoint)
+    return f"etcd://{endpoint}{query}"
+
+
+@pytest.fixture(scope="module", params=DATASTORES)
+def cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    data = tmp_path_factory.mktemp(f"api-{request.param}") / "data"
+    c = start_cluster(data, ("--datastore", datastore_url(request.param, data, request)))
     try:
         yield c
     finally:

@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.parse
 from collections.abc import Iterator
 
 import pytest
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
-from tests.api.conftest import Cluster, start_cluster, stop_cluster
+from tests.api.conftest import DATASTORES, Cluster, datastore_url, start_cluster, stop_cluster
 
 
-@pytest.fixture(scope="module")
-def eager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    data = tmp_path_factory.mktemp("expiry") / "data"
-    data.mkdir()
-    url = f"sqlite://{data}/state.db?" + urllib.parse.urlencode({"retention": 0, "keep": 1, "compact_interval": 0.2})
+@pytest.fixture(scope="module", params=DATASTORES)
+def eager(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    data = tmp_path_factory.mktemp(f"expiry-{request.param}") / "data"
+    url = datastore_url(request.param, data, request, retention=0, keep=1, compact_interval=0.2)
     c = start_cluster(data, ("--datastore", url))
     try:
         yield c

@@ -101,8 +101,9 @@ def test_deployment_generation_and_strategic_patch(cluster: Cluster) -> None:
                '{"spec":{"template":{"spec":{"containers":[{"name":"sidecar","image":"busybox"}]}}}}')
     d = cluster.json("get", "deploy", "web")
     containers = d["spec"]["template"]["spec"]["containers"]  # type: ignore[index]
-    assert [c["name"] for c in containers] == ["nginx", "sidecar"]
-    assert containers[0]["image"] == "nginx:1.26"
+    # Kubernetes puts patched items first, then the server's own (kubectl patch docs: patch-demo-ctr-2 first)
+    assert [c["name"] for c in containers] == ["sidecar", "nginx"]
+    assert containers[1]["image"] == "nginx:1.26"
     assert d["metadata"]["generation"] == 3  # type: ignore[index]
     cluster.ok("label", "deploy", "web", "x=y")
     assert cluster.json("get", "deploy", "web")["metadata"]["generation"] == 3  # type: ignore[index]

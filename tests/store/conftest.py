@@ -1,8 +1,8 @@
 """Store fixtures: every conformance test runs once per driver.
 
-The etcd driver runs against one real etcd per session (started here, killed
-at the end); each test works under its own key prefix (``ns``) so tests on the
-shared etcd cannot see each other's keys. Tests are plain functions that hand
+The etcd driver runs against the session's real etcd (``etcd_endpoint`` in
+``tests/conftest.py``); each test works under its own key prefix (``ns``) so
+tests on the shared etcd cannot see each other's keys. Tests are plain functions that hand
 an ``async def body(store)`` to ``run`` (no asyncio plugin needed).
 """
 
@@ -10,26 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import shutil
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
 
 from kubelite.store import Store, open_store
-from tests.store.etcd_server import EtcdServer
 
 Body = Callable[[Store], Awaitable[None]]
 Runner = Callable[..., None]
 _seq = itertools.count()
-
-
-@pytest.fixture(scope="session")
-def etcd_endpoint() -> Iterator[str]:
-    if shutil.which("etcd") is None:
-        pytest.skip("etcd is not installed")
-    with EtcdServer() as server:
-        yield server.endpoint
 
 
 def _url(driver: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:

@@ -9,8 +9,8 @@ import pytest
 
 from kubelite.errors import Unavailable
 from kubelite.store import Store, open_store
+from tests.etcd_server import EtcdServer, free_port
 from tests.store.conftest import run_with
-from tests.store.etcd_server import EtcdServer, free_port
 
 
 def test_fails_over_to_an_endpoint_that_is_up(etcd_endpoint: str, ns: str) -> None:

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from kubelite.api.registry.apps import DaemonSet, Deployment, ReplicaSet, StatefulSet
 from kubelite.api.registry.base import Strategy
+from kubelite.api.registry.batch import CronJob, Job
+from kubelite.api.registry.coordination import Lease
 from kubelite.api.registry.core import ConfigMap, Endpoints, Event, Namespace, Node, Secret, ServiceAccount
+from kubelite.api.registry.discovery import EndpointSlice
 from kubelite.api.registry.pods import Pod, Service
-
-
-class Lease(Strategy):
-    group, kind, plural, singular = "coordination.k8s.io", "Lease", "leases", "lease"
-
+from kubelite.api.registry.reviews import REVIEWS
 
 KINDS: list[Strategy] = [
     Namespace(), ConfigMap(), Secret(), Pod(), Service(), ServiceAccount(), Node(), Event(), Endpoints(),
-    Deployment(), ReplicaSet(), StatefulSet(), DaemonSet(), Lease(),
+    Deployment(), ReplicaSet(), StatefulSet(), DaemonSet(), Job(), CronJob(), Lease(), EndpointSlice(),
+    *REVIEWS,
 ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from kubelite.api.errors import Cause, invalid_value, required
+from kubelite.api.errors import Cause, invalid_value, not_supported, required
 from kubelite.api.meta import age, validate_labels
 from kubelite.api.registry.base import AGE_COLUMN, NAME_COLUMN, Column, Obj, Strategy
 from kubelite.api.registry.podspec import default_pod_spec, validate_pod_spec
@@ -77,6 +77,9 @@ class Workload(Strategy):
             out.append(invalid_value("spec.template.metadata.labels", _go_map(labels),
                                      "`selector` does not match template `labels`"))
         out += validate_pod_spec(tmpl.get("spec"), "spec.template.spec")
+        rp = (tmpl.get("spec") or {}).get("restartPolicy") if isinstance(tmpl.get("spec"), dict) else None
+        if rp in ("Never", "OnFailure"):  # workload pods are restarted in place, never left finished
+            out.append(not_supported("spec.template.spec.restartPolicy", rp, ["Always"]))
         replicas = spec.get("replicas")
         if replicas is not None and (not isinstance(replicas, int) or replicas < 0):
             out.append(invalid_value("spec.replicas", replicas, "must be greater than or equal to 0"))
@@ -146,6 +149,7 @@ class StatefulSet(Workload):
 
     def default_workload(self, spec: Obj) -> None:
         spec.setdefault("podManagementPolicy", "OrderedReady")
+        spec.setdefault("persistentVolumeClaimRetentionPolicy", {"whenDeleted": "Retain", "whenScaled": "Retain"})
         spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
         spec.setdefault("revisionHistoryLimit", 10)
 

@@ -105,6 +105,10 @@ class Strategy:
         new.clear()
         new.update(keep)
 
+    def graceful_delete_period(self, obj: Obj, requested: int | None) -> int | None:
+        """Seconds a delete waits (``deletionTimestamp`` in the future); None: the kind is deleted at once."""
+        return None
+
     def spec_changed(self, new: Obj, old: Obj) -> bool:
         """Whether ``metadata.generation`` must be bumped: anything but metadata and status changed."""
         skip = {"metadata", "status", "apiVersion", "kind"}

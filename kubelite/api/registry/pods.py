@@ -2,14 +2,13 @@
 
 Pod status printing follows kubectl's ``printPod`` (the STATUS column shows the
 most telling container reason, ``Terminating`` once deletion started). Service
-cluster IPs come from a simple random allocator over the service CIDR until
-the real allocator (a bitmap in the store) lands.
+cluster IPs and node ports are not defaulted here but allocated in the store
+by :mod:`kubelite.api.allocators` once the Service is valid. A Pod's graceful
+deletion period follows kube's ``CheckGracefulDelete``.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import secrets
 from typing import Any
 
 from kubelite.api.errors import Cause, invalid_value, not_supported, required
@@ -17,7 +16,6 @@ from kubelite.api.meta import age
 from kubelite.api.registry.base import AGE_COLUMN, NAME_COLUMN, Column, Obj, Strategy
 from kubelite.api.registry.podspec import default_pod_spec, validate_pod_spec
 
-SERVICE_CIDR = ipaddress.ip_network("10.43.0.0/16")
 SERVICE_TYPES = ["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]
 
 
@@ -68,6 +66,14 @@ class Pod(Strategy):
 
     def validate_spec(self, obj: Obj) -> list[Cause]:
         return validate_pod_spec(obj.get("spec"), "spec")
+
+    def graceful_delete_period(self, obj: Obj, requested: int | None) -> int | None:
+        """kube's ``CheckGracefulDelete``: unscheduled or finished pods go at once, others get their grace."""
+        spec, phase = obj.get("spec") or {}, (obj.get("status") or {}).get("phase")
+        period = requested if requested is not None else int(spec.get("terminationGracePeriodSeconds") or 0)
+        if not spec.get("nodeName") or phase in ("Failed", "Succeeded"):
+            period = 0
+        return max(period, 0)
 
     def validate_update(self, new: Obj, old: Obj) -> list[Cause]:
         out = self.validate(new)
@@ -121,11 +127,6 @@ class Pod(Strategy):
         return super().field_value(obj, field)
 
 
-def _random_cluster_ip() -> str:
-    n = SERVICE_CIDR.num_addresses
-    return str(SERVICE_CIDR.network_address + 10 + secrets.randbelow(n - 12))
-
-
 class Service(Strategy):
     kind, plural, singular = "Service", "services", "service"
     short_names = ("svc",)
@@ -141,9 +142,8 @@ class Service(Strategy):
         spec.setdefault("sessionAffinity", "None")
         if spec["type"] != "ExternalName":
             spec.setdefault("internalTrafficPolicy", "Cluster")
-            if not spec.get("clusterIP"):
-                spec["clusterIP"] = _random_cluster_ip()
-            spec.setdefault("clusterIPs", [spec["clusterIP"]] if spec["clusterIP"] != "None" else ["None"])
+            if spec.get("clusterIP"):  # else the allocator (kubelite.api.allocators) picks one after validation
+                spec.setdefault("clusterIPs", [spec["clusterIP"]])
             spec.setdefault("ipFamilies", ["IPv4"])
             spec.setdefault("ipFamilyPolicy", "SingleStack")
         for p in spec.get("ports") or []:
@@ -156,8 +156,17 @@ class Service(Strategy):
     def prepare_update(self, new: Obj, old: Obj) -> None:
         super().prepare_update(new, old)
         ns, os_ = new.get("spec"), old.get("spec") or {}
-        if isinstance(ns, dict) and not ns.get("clusterIP") and os_.get("clusterIP"):
+        if isinstance(ns, dict) and not ns.get("clusterIP") and os_.get("clusterIP") \
+                and ns.get("type", "ClusterIP") != "ExternalName":
             ns["clusterIP"], ns["clusterIPs"] = os_["clusterIP"], os_.get("clusterIPs", [os_["clusterIP"]])
+        if isinstance(ns, dict) and ns.get("type") in ("NodePort", "LoadBalancer"):  # keep allocated node ports
+            old_ports = {(p.get("port"), p.get("protocol", "TCP")): p.get("nodePort")
+                         for p in os_.get("ports") or [] if isinstance(p, dict)}
+            for p in ns.get("ports") or []:
+                if isinstance(p, dict) and p.get("nodePort") is None:
+                    np = old_ports.get((p.get("port"), p.get("protocol", "TCP")))
+                    if np is not None:
+                        p["nodePort"] = np
 
     def validate_spec(self, obj: Obj) -> list[Cause]:
         spec = obj.get("spec")
@@ -175,12 +184,16 @@ class Service(Strategy):
                 out.append(invalid_value(f"spec.ports[{i}].port", port, "must be between 1 and 65535, inclusive"))
             if len(ports) > 1 and isinstance(p, dict) and not p.get("name"):
                 out.append(required(f"spec.ports[{i}].name"))
+            if isinstance(p, dict) and p.get("nodePort") is not None and spec.get("type") in ("ClusterIP",
+                                                                                              "ExternalName"):
+                out.append(Cause("FieldValueForbidden", f"spec.ports[{i}].nodePort",
+                                 f"Forbidden: may not be used when `type` is '{spec.get('type')}'"))
         return out
 
     def validate_update(self, new: Obj, old: Obj) -> list[Cause]:
         out = self.validate(new)
         a, b = (new.get("spec") or {}).get("clusterIP"), (old.get("spec") or {}).get("clusterIP")
-        if b and a != b:
+        if b and a != b and not (not a and (new.get("spec") or {}).get("type") == "ExternalName"):
             out.append(invalid_value("spec.clusterIPs[0]", a, "may not change once set"))
         return out
 

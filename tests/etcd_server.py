@@ -1,10 +1,14 @@
 """A throw-away etcd for tests and benchmarks: random free ports on 127.0.0.1, a temporary data dir.
 
 Used as a context manager; the process is killed (and waited for) on exit, so no etcd outlives its user.
+One etcd serves a whole test session (the ``etcd_endpoint`` fixture in ``tests/conftest.py``): the store
+tests keep apart by key prefix, the API tests by ``wipe(endpoint)`` before each server, which gives that server an
+empty store as a fresh SQLite file would (revisions go on from where they were, as they may).
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -74,3 +78,11 @@ class EtcdServer:
 
     def __exit__(self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
+
+
+def wipe(endpoint: str) -> None:
+    """Delete every key of the etcd at ``endpoint`` (host:port), through its JSON gateway."""
+    body = json.dumps({"key": "AA==", "range_end": "AA=="}).encode()  # "\0" .. "\0": every key
+    req = urllib.request.Request(f"http://{endpoint}/v3/kv/deleterange", data=body, method="POST")
+    with urllib.request.urlopen(req, timeout=10) as r:
+        r.read()

@@ -1,0 +1,158 @@
+"""POST-only subresources and review kinds: ``pods/binding``, ``pods/eviction``, the *Review kinds.
+
+Binding is the scheduler's one write: it sets ``spec.nodeName`` (which a Pod
+update may never change) and the ``PodScheduled`` condition in one
+compare-and-swap on the pod, bypassing the Pod update strategy exactly as
+kube's ``BindingREST`` does; a pod already bound or being deleted is a 409.
+Eviction (``policy/v1``) deletes the pod with the Eviction's
+``deleteOptions`` through the ordinary delete path, so graceful deletion and
+preconditions apply; PodDisruptionBudgets will be checked here once they
+exist. Both answer ``201`` with a Success Status, as Kubernetes does.
+
+Review kinds (:mod:`kubelite.api.registry.reviews`) are answered from the
+request's user (``request["user"]``, set by the authentication middleware)
+and the server's :class:`Authorizer`; on a development server without
+authentication the caller is treated as a cluster admin, which is what such
+a server lets everyone be.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from kubelite.api.codec import decode_object
+from kubelite.api.errors import (
+    BadRequest,
+    Cause,
+    FieldsInvalid,
+    MethodNotAllowed,
+    Resource,
+    ResourceConflict,
+    ResourceNotFound,
+)
+from kubelite.api.meta import now_rfc3339
+from kubelite.api.registry.base import Obj, Strategy
+from kubelite.api.registry.reviews import Review
+from kubelite.api.security.authn import AUTHENTICATED, UserInfo
+from kubelite.api.security.authz import MASTERS, Authorizer
+from kubelite.api.storage import Storage, decode, encode
+from kubelite.errors import Conflict, NotFound
+
+AUTHORIZER: web.AppKey[Authorizer] = web.AppKey("authorizer", Authorizer)
+DEV_ADMIN = UserInfo("system:admin", "", (MASTERS, AUTHENTICATED))
+BINDINGS = Resource("", "pods/binding", "Binding")
+EVICTION_VERSIONS = ("policy/v1", "policy/v1beta1")
+
+
+def success(code: int = 201) -> web.Response:
+    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code}
+    return web.Response(body=json.dumps(body).encode(), status=code, content_type="application/json")
+
+
+async def _body(req: web.Request) -> Obj:
+    obj = decode_object(req.headers.get("Content-Type", ""), await req.read())
+    if not isinstance(obj, dict):
+        raise BadRequest("the body must be a JSON object")
+    return obj
+
+
+def _dry_run(req: web.Request, body: Obj) -> bool:
+    for v in req.query.getall("dryRun", []):
+        if v != "All":
+            raise BadRequest(f'dryRun: Unsupported value: "{v}": supported values: "All"')
+    return bool(req.query.getall("dryRun", [])) or bool(body.get("dryRun"))
+
+
+async def binding(req: web.Request, storage: Storage, s: Strategy, ns: str, name: str) -> web.Response:
+    b = await _body(req)
+    if b.get("kind") not in (None, "Binding"):
+        raise BadRequest(f"{b.get('kind')} cannot be handled as a Binding")
+    if (b.get("metadata") or {}).get("name", name) != name:
+        raise BadRequest("name in URL does not match name in Binding object")
+    target = b.get("target") if isinstance(b.get("target"), dict) else {}
+    assert isinstance(target, dict)
+    causes: list[Cause] = []
+    if not target.get("name"):
+        causes.append(Cause("FieldValueRequired", "target.name", "Required value"))
+    if target.get("kind") not in (None, "", "Node"):
+        causes.append(Cause("FieldValueNotSupported", "target.kind",
+                            f'Unsupported value: "{target.get("kind")}": supported values: "Node", ""'))
+    if causes:
+        raise FieldsInvalid(Resource("", "bindings", "Binding"), name, causes)
+    node = str(target["name"])
+    annotations = (b.get("metadata") or {}).get("annotations") or {}
+    dry = _dry_run(req, b)
+    key = storage.key(s, ns, name)
+    for _ in range(8):
+        try:
+            kv = await storage.store.get(key)
+        except NotFound:
+            raise ResourceNotFound(s.resource, name) from None
+        pod = decode(kv)
+        meta, spec = pod["metadata"], pod.setdefault("spec", {})
+        if meta.get("deletionTimestamp"):
+            raise ResourceConflict(BINDINGS, name, f"pod {name} is being deleted, cannot be assigned to a host")
+        if spec.get("nodeName"):
+            raise ResourceConflict(BINDINGS, name, f'pod {name} is already assigned to node "{spec["nodeName"]}"')
+        uid = (b.get("metadata") or {}).get("uid")
+        if uid and uid != meta.get("uid"):
+            raise ResourceConflict(BINDINGS, name, f"Precondition failed: UID in precondition: {uid}, UID in "
+                                   f"object meta: {meta.get('uid')}")
+        spec["nodeName"] = node
+        if annotations:
+            meta["annotations"] = {**(meta.get("annotations") or {}), **annotations}
+        status = pod.setdefault("status", {})
+        conds = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+        conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                      "lastTransitionTime": now_rfc3339()})
+        status["conditions"] = conds
+        if dry:
+            return success()
+        try:
+            await storage.store.update(key, encode(pod), expected_revision=kv.mod_revision)
+            return success()
+        except Conflict:
+            continue
+        except NotFound:
+            raise ResourceNotFound(s.resource, name) from None
+    raise ResourceConflict(BINDINGS, name, "too many concurrent updates, please try again")
+
+
+async def eviction(req: web.Request, storage: Storage, s: Strategy, ns: str, name: str) -> web.Response:
+    ev = await _body(req)
+    if ev.get("apiVersion") not in (None, *EVICTION_VERSIONS) or ev.get("kind") not in (None, "Eviction"):
+        raise BadRequest(f"{ev.get('kind')} in version {ev.get('apiVersion')} cannot be handled as an Eviction")
+    if (ev.get("metadata") or {}).get("name", name) != name:
+        raise BadRequest("name in URL does not match name in Eviction object")
+    options = ev.get("deleteOptions") if isinstance(ev.get("deleteOptions"), dict) else {}
+    assert isinstance(options, dict)
+    await storage.delete(s, ns, name, options, _dry_run(req, options))
+    return success()
+
+
+def _user(req: web.Request) -> UserInfo:
+    user = req.get("user")
+    return user if isinstance(user, UserInfo) else DEV_ADMIN
+
+
+async def review(req: web.Request, s: Review, namespace: str) -> web.Response:
+    if req.method != "POST":
+        raise MethodNotAllowed()
+    obj = await _body(req)
+    if obj.get("kind") not in (None, s.kind):
+        raise BadRequest(f"{obj.get('kind')} cannot be handled as a {s.kind}")
+    authorizer = req.app.get(AUTHORIZER) or Authorizer()
+    out: Any = s.review(obj, _user(req), authorizer, namespace)
+    return web.Response(body=json.dumps(out).encode(), status=201, content_type="application/json")
+
+
+async def post(req: web.Request, storage: Storage, s: Strategy, ns: str, name: str, sub: str) -> web.Response:
+    """The handler for ``POST .../pods/NAME/{binding,eviction}``."""
+    if req.method != "POST":
+        raise MethodNotAllowed()
+    if sub == "binding":
+        return await binding(req, storage, s, ns, name)
+    return await eviction(req, storage, s, ns, name)

@@ -1,0 +1,96 @@
+"""`kubelite up`: a single-node cluster in the foreground until SIGTERM or SIGINT.
+
+The main job. Today it is the control plane on embedded SQLite (the same
+:class:`~kubelite.api.server.APIServer` as `kubelite server`) plus a banner
+that tells the user how to point kubectl at it; the embedded node agent
+plugs in at :func:`start_embedded` (see there), so this module keeps the one
+start/stop order: server up, then what runs beside it, and on a signal the
+reverse, the server last so the agent can still report while it stops.
+Signals are handled by the event loop (never a KeyboardInterrupt traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kubelite.cli.main import load_site_packages
+
+if TYPE_CHECKING:
+    from kubelite.api.server import APIServer
+
+Stop = Callable[[], Awaitable[None]]
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="kubelite up", description="Run a single-node kubelite cluster.")
+    p.add_argument("--data-dir", default="/var/lib/kubelite", help="state, PKI and kubeconfig.yaml live here")
+    p.add_argument("--port", type=int, default=6443, help="the API server's HTTPS port")
+    return p.parse_args(argv)
+
+
+async def start_embedded(server: APIServer) -> list[Stop]:
+    """Start what runs beside the API server in this process; return how to stop each, in start order.
+
+    Hook for the node agent (next issue): start it here against ``server.url`` with
+    the admin credentials in ``server.config.data_dir`` and append its stop coroutine.
+    """
+    return []
+
+
+def banner(server: APIServer) -> str:
+    kubeconfig = server.config.data_dir.resolve() / "kubeconfig.yaml"
+    return (f"kubelite is up: API server on {server.url}, data in {server.config.data_dir.resolve()}\n"
+            f"Use it with kubectl:\n\n"
+            f"    export KUBECONFIG={kubeconfig}\n"
+            f"    kubectl get namespaces\n"
+            f"    kubectl apply -f app.yaml\n\n"
+            f"Ctrl-C or SIGTERM stops the cluster (its state stays in the data dir).\n")
+
+
+async def run(data_dir: Path, port: int, ready: Callable[[APIServer], None] | None = None) -> None:
+    """Serve until SIGTERM or SIGINT, then stop cleanly; ``ready`` is called once everything is up."""
+    from kubelite.api.server import APIServer, ServerConfig
+
+    server = APIServer(ServerConfig(data_dir=data_dir, port=port, datastore="sqlite"))
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, done.set)
+    stops: list[Stop] = []
+    try:
+        await server.start()
+        stops = await start_embedded(server)
+        if ready is not None:
+            ready(server)
+        await done.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        for stop in reversed(stops):
+            await stop()
+        await server.stop()
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv[1:] if argv and argv[0] == "up" else argv)
+    load_site_packages()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+
+    def ready(server: APIServer) -> None:
+        print(banner(server), flush=True)
+
+    asyncio.run(run(Path(args.data_dir), args.port, ready))
+    print("kubelite: stopped", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
