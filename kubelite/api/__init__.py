@@ -2,5 +2,5 @@
 
 Inside this package everything speaks domain exceptions (:mod:`kubelite.errors`
 and the Kubernetes-flavoured subclasses of :mod:`kubelite.api.errors`); only
-:mod:`kubelite.api.http` turns them into ``metav1.Status`` responses.
+:func:`kubelite.api.errors.to_status`, at the HTTP edge, turns them into ``metav1.Status``.
 """

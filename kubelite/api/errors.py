@@ -1,24 +1,34 @@
-"""Kubernetes-flavoured domain errors and their one conversion to ``metav1.Status``.
+"""The HTTP edge of the errors: Kubernetes-worded subclasses and the one conversion to ``metav1.Status``.
 
-The handlers and the registry raise these (or the plain errors of
-:mod:`kubelite.errors`, e.g. from the store); :func:`to_status` runs exactly once,
-in the HTTP error middleware, and decides the code, the ``reason`` and the
-``details`` a Kubernetes client expects. Messages are worded as kube-apiserver
-words them, because kubectl prints them verbatim and users grep for them.
+The error classes themselves are the domain errors of :mod:`kubelite.errors`
+(``NotFound``, ``Conflict``, ``Invalid``, ``Gone``, ``Unauthorized``,
+``Forbidden``...); this module only adds the subclasses that carry what a
+Kubernetes Status needs (the resource and name, field causes) and the few
+HTTP-only refusals (405, 406, 413, 415). The handlers, the registry and the
+security middlewares raise or build these; :func:`to_status` is the only place
+that decides the code, the ``reason`` and the ``details`` a Kubernetes client
+expects (in the HTTP error middleware, and in the authentication and
+authorization middlewares, which answer before it). Messages are worded as
+kube-apiserver words them, because kubectl prints them verbatim.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from aiohttp import web
 
 from kubelite.errors import (
     AlreadyExists,
     Conflict,
+    Forbidden,
     Gone,
     Invalid,
     KubeliteError,
     NotFound,
+    Unauthorized,
     Unavailable,
 )
 
@@ -102,11 +112,17 @@ class FieldsInvalid(Invalid):
         self.res, self.name, self.causes = res, name, causes
 
 
-class Forbidden(KubeliteError):
-    """403: the request is understood but refused (e.g. deleting a system namespace)."""
+def quote(text: str) -> str:
+    """Go's ``%q`` for the plain names that appear in kube's messages."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class ResourceForbidden(Forbidden):
+    """403 about a resource (deleting a system namespace, a refused request); worded as ``NewForbidden``."""
 
     def __init__(self, res: Resource, name: str, why: str) -> None:
-        super().__init__(f'{res.plural}{"." + res.group if res.group else ""} "{name}" is forbidden: {why}')
+        what = f'{res.plural}{"." + res.group if res.group else ""}' + (f" {quote(name)}" if name else "")
+        super().__init__(f"{what} is forbidden: {why}")
         self.res, self.name = res, name
 
 
@@ -131,10 +147,6 @@ class TooLarge(Invalid):
     pass
 
 
-class Expired(Gone):
-    pass
-
-
 @dataclass
 class StatusError:
     code: int
@@ -149,9 +161,13 @@ class StatusError:
             out["details"] = self.details
         return out
 
+    def response(self) -> web.Response:
+        return web.Response(body=json.dumps(self.body(), separators=(",", ":")).encode(), status=self.code,
+                            content_type="application/json")
+
 
 def _details(res: Resource, name: str, kind: str) -> dict[str, Any]:
-    d: dict[str, Any] = {"name": name, "kind": kind}
+    d: dict[str, Any] = {"name": name, "kind": kind} if name else {"kind": kind}  # omitempty, as Go writes it
     if res.group:
         d["group"] = res.group
     return d
@@ -169,8 +185,12 @@ def to_status(e: BaseException) -> StatusError:
             return StatusError(409, "AlreadyExists", msg, _details(e.res, e.name, e.res.plural))
         case ResourceConflict():
             return StatusError(409, "Conflict", msg, _details(e.res, e.name, e.res.plural))
-        case Forbidden():
+        case ResourceForbidden():
             return StatusError(403, "Forbidden", msg, _details(e.res, e.name, e.res.plural))
+        case Forbidden():
+            return StatusError(403, "Forbidden", msg)
+        case Unauthorized():
+            return StatusError(401, "Unauthorized", msg)
         case AlreadyExists():
             return StatusError(409, "AlreadyExists", msg)
         case ApplyConflict():

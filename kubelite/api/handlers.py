@@ -18,16 +18,16 @@ from typing import Any
 
 from aiohttp import web
 
-from kubelite.api import errors, managedfields, subresources, validation
+from kubelite.api import errors, jsonfast, managedfields, subresources, validation
 from kubelite.api.apply import server_side_apply
 from kubelite.api.codec import Accept, decode_body, decode_object, media_type
-from kubelite.api.errors import BadRequest, Expired, MethodNotAllowed, UnsupportedMediaType, to_status
+from kubelite.api.errors import BadRequest, MethodNotAllowed, UnsupportedMediaType, to_status
 from kubelite.api.patch import json_patch, merge_patch, strategic_merge
-from kubelite.api.registry import Registry
+from kubelite.api.registry import REGISTRY, Registry
 from kubelite.api.registry.base import Obj, Strategy
 from kubelite.api.registry.reviews import Review
-from kubelite.api.storage import Selection, Storage
-from kubelite.api.tables import partial, table
+from kubelite.api.storage import Selection, Storage, decode, item_json, parse_rv
+from kubelite.api.tables import partial, row, table
 from kubelite.api.watch import WatchEvent, watch_events
 from kubelite.errors import Gone, KubeliteError, NotFound, Unavailable
 
@@ -61,8 +61,7 @@ def parse_path(registry: Registry, group: str, version: str, rest: list[str]) ->
 
 
 def respond(obj: Any, status: int = 200) -> web.Response:
-    return web.Response(body=json.dumps(obj, separators=(",", ":")).encode(), status=status,
-                        content_type="application/json")
+    return web.Response(body=jsonfast.dumps(obj), status=status, content_type="application/json")
 
 
 def _dry_run(req: web.Request) -> bool:
@@ -87,13 +86,20 @@ def _int(req: web.Request, name: str, default: int = 0) -> int:
 
 
 def _check_kind(s: Strategy, obj: Obj) -> None:
-    av, kind = obj.get("apiVersion"), obj.get("kind")
-    if av and av != s.api_version:
-        raise BadRequest(f"the API version in the data ({av}) does not match the expected API version "
-                         f"({s.api_version})")
-    if kind and kind != s.kind:
-        raise BadRequest(f"{kind} in version \"{s.version}\" cannot be handled as a {s.kind}: "
-                         f"the kind in the data does not match the expected kind")
+    """kube's decode of a body into the URL's kind: missing apiVersion/kind default to the URL's; another kind is
+    a failed conversion (``transformDecodeError``), the same kind of another served version a version mismatch."""
+    av, kind = str(obj.get("apiVersion") or s.api_version), str(obj.get("kind") or s.kind)
+    if av == s.api_version and kind == s.kind:
+        return
+    group, _, version = av.rpartition("/")
+    cannot = f'{kind} in version "{version}" cannot be handled as a {s.kind}: '
+    if kind not in {k.kind for k in REGISTRY.in_group_version(group, version)}:
+        raise BadRequest(cannot + f'no kind "{kind}" is registered for version "{av}" in scheme '
+                         '"pkg/api/legacyscheme/scheme.go:30"')
+    if kind != s.kind:
+        internal = "core" if s.group in ("", "events.k8s.io") else s.group.split(".")[0]
+        raise BadRequest(cannot + f"converting ({version}.{kind}) to ({internal}.{s.kind}): unknown conversion")
+    raise BadRequest(f"the API version in the data ({av}) does not match the expected API version ({s.api_version})")
 
 
 def _out(req: web.Request, s: Strategy, obj: Obj, status: int = 200) -> web.Response:
@@ -109,7 +115,7 @@ def _out(req: web.Request, s: Strategy, obj: Obj, status: int = 200) -> web.Resp
 async def handle(req: web.Request, registry: Registry, group: str, version: str,
                  rest: list[str]) -> web.StreamResponse:
     t = parse_path(registry, group, version, rest)
-    storage = req.app[STORAGE]
+    storage = t.s.storage_view(req.app[STORAGE])  # events.k8s.io/v1 Event converts (registry/events.py)
     m = req.method
     if t.sub in STREAMING:
         raise Unavailable(f"the {t.sub} subresource needs the node agent, which is not available yet")
@@ -270,28 +276,37 @@ async def list_or_watch(req: web.Request, storage: Storage, t: Target) -> web.Re
         return await watch(req, storage, t, sel)
     cont = req.query.get("continue", "")
     try:
-        page = await storage.list(t.s, t.namespace, sel, _int(req, "limit"), cont)
+        page = await storage.list_raw(t.s, t.namespace, sel, _int(req, "limit"), cont)
     except Gone:
         if not cont:
             raise
-        raise Expired("The provided continue parameter is too old to display a consistent list result. You can "
-                      "start a new list without the continue parameter.") from None
+        raise Gone("The provided continue parameter is too old to display a consistent list result. You can "
+                   "start a new list without the continue parameter.") from None
     accept = Accept.parse(req.headers.get("Accept", ""))
     rv = str(page.revision)
+    # Items are encoded one by one, each decoded object dropped at once (10,000 live objects make the
+    # garbage collector cost more than the JSON), and joined after the list's head: its last field.
     if accept.table:
-        return respond(table(t.s, page.items, req.query.get("includeObject", "Metadata"), rv, page.continue_key))
-    meta: Obj = {"resourceVersion": rv}
-    if page.continue_key:
-        meta["continue"] = page.continue_key
-    if accept.partial:
-        return respond({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
-                        "items": [partial(o) for o in page.items]})
-    return respond({"kind": f"{t.s.kind}List", "apiVersion": t.s.api_version, "metadata": meta,
-                    "items": page.items})
+        include = req.query.get("includeObject", "Metadata")
+        head = table(t.s, [], include, rv, page.continue_key)
+        items = [jsonfast.dumps(row(t.s, decode(kv), include)) for kv in page.items]
+    else:
+        meta: Obj = {"resourceVersion": rv}
+        if page.continue_key:
+            meta["continue"] = page.continue_key
+        if accept.partial:
+            head = {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta, "items": []}
+            items = [jsonfast.dumps(partial(decode(kv))) for kv in page.items]
+        else:  # the stored bytes with the resourceVersion spliced in, when they allow it
+            head = {"kind": f"{t.s.kind}List", "apiVersion": t.s.api_version, "metadata": meta, "items": []}
+            items = [item_json(kv) for kv in page.items]
+    body = jsonfast.dumps(head)
+    return web.Response(body=b"".join((body[:-2], b",".join(items), b"]}")), content_type="application/json")
 
 
 async def watch(req: web.Request, storage: Storage, t: Target, sel: Selection) -> web.StreamResponse:
     timeout = _int(req, "timeoutSeconds", 1800) or 1800
+    parse_rv(req.query.get("resourceVersion", ""))  # a bad one is a 400, before the stream starts
     accept = Accept.parse(req.headers.get("Accept", ""))
     include = req.query.get("includeObject", "Metadata")
     bookmarks = req.query.get("allowWatchBookmarks", "") in ("1", "true", "True")

@@ -8,6 +8,7 @@ reports every problem at once.
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import uuid
@@ -167,9 +168,14 @@ def now_rfc3339() -> str:
 
 def parse_time(ts: str) -> datetime | None:
     try:
-        return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return _parse_time(ts)
     except (TypeError, ValueError):
         return None
+
+
+@functools.lru_cache(maxsize=4096)  # a list's timestamps repeat (one-second resolution); strptime is slow
+def _parse_time(ts: str) -> datetime:
+    return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def human_duration(seconds: float) -> str:

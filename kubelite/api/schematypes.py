@@ -9,8 +9,9 @@ or a map keyed by ``name`` / ``containerPort``+``protocol``; which
 publishes exactly this in its OpenAPI (``x-kubernetes-list-type``,
 ``x-kubernetes-list-map-keys``, ``x-kubernetes-map-type``,
 ``x-kubernetes-patch-strategy``, ``x-kubernetes-patch-merge-key``), and the
-``kubernetes-validate`` package ships those schemas per release; we read the
-1.32 definitions once, lazily, and walk them by ``$ref``.
+``kubernetes-validate`` package ships those schemas per release; we walk its
+1.32 definitions, as :mod:`kubelite.api.schemas` loads them (once, lazily), by
+``$ref``.
 
 A :class:`Type` is one position in that tree: the property schema (which
 carries the list and patch annotations) plus its resolved definition.
@@ -21,53 +22,12 @@ type: objects merge key by key, lists are atomic.
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import json
-from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = "v1.32.0-local"
+from kubelite.api.schemas import REF_PREFIX, name_for, resolve
+
 # Defaults of list-map key fields that clients may omit (structured-merge-diff reads them from the schema).
 KEY_DEFAULTS: dict[str, Any] = {"protocol": "TCP"}
-
-
-def _definitions_file() -> Path | None:
-    spec = importlib.util.find_spec("kubernetes_validate")  # its data only: no need to import it
-    if spec is None or spec.origin is None:  # pragma: no cover - a declared dependency
-        return None
-    path = Path(spec.origin).parent / "kubernetes-json-schema" / SCHEMA_VERSION / "_definitions.json"
-    return path if path.exists() else None
-
-
-@functools.cache
-def _defs() -> dict[str, Any]:
-    path = _definitions_file()
-    if path is None:
-        return {}
-    doc: dict[str, Any] = json.loads(path.read_text())
-    defs: dict[str, Any] = doc.get("$defs") or doc.get("definitions") or {}
-    return defs
-
-
-@functools.cache
-def _gvk_index() -> dict[tuple[str, str, str], str]:
-    out: dict[tuple[str, str, str], str] = {}
-    for name, d in _defs().items():
-        for gvk in d.get("x-kubernetes-group-version-kind") or []:
-            out[(gvk.get("group", ""), gvk.get("version", ""), gvk.get("kind", ""))] = name
-    return out
-
-
-def _resolve(prop: dict[str, Any]) -> dict[str, Any]:
-    seen = 0
-    node = prop
-    while "$ref" in node and seen < 16:
-        target = _defs().get(str(node["$ref"]).rsplit("/", 1)[-1])
-        if target is None:
-            return {}
-        node, seen = target, seen + 1
-    return node
 
 
 def _types(node: dict[str, Any]) -> set[str]:
@@ -84,7 +44,7 @@ class Type:
 
     def __init__(self, prop: dict[str, Any]) -> None:
         self.prop = prop
-        self.node = _resolve(prop)
+        self.node = resolve(prop)
 
     def _ann(self, key: str) -> Any:
         return self.prop.get(key, self.node.get(key))
@@ -157,8 +117,8 @@ class Type:
 def type_for(api_version: str, kind: str) -> Type | None:
     """The schema of a top-level kind, or None when we have no schema for it."""
     group, _, version = api_version.rpartition("/")
-    name = _gvk_index().get((group, version, kind))
-    return Type({"$ref": f"#/$defs/{name}"}) if name else None
+    name = name_for(group, version, kind)
+    return Type({"$ref": REF_PREFIX + name}) if name else None
 
 
 def child(t: Type | None, name: str) -> Type | None:

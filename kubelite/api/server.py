@@ -4,7 +4,7 @@
 the resource tree, plus the one error middleware that turns every domain
 exception into a ``metav1.Status`` (and any bug into a 500 Status without a
 traceback on the wire). :class:`APIServer` owns the order of start and stop:
-store, bootstrap objects, security (TLS + authentication, a pluggable step:
+store, bootstrap objects (system namespaces, the ``kubernetes`` Service), security (TLS + authentication, a pluggable step:
 ``secure=False`` serves plain HTTP for development), runner, site; and the
 reverse on stop, with open watches told to end first so shutdown never waits
 for a client.
@@ -27,6 +27,7 @@ from aiohttp.typedefs import Handler, Middleware
 from kubelite.api import discovery, openapi
 from kubelite.api.errors import MethodNotAllowed, to_status
 from kubelite.api.handlers import STOPPING, STORAGE, handle, respond
+from kubelite.api.kubernetes_service import advertise_address, ensure_kubernetes_service
 from kubelite.api.registry import REGISTRY, Registry
 from kubelite.api.storage import SYSTEM_NAMESPACES, Storage
 from kubelite.api.subresources import AUTHORIZER
@@ -218,6 +219,7 @@ class APIServer:
         if c.secure:
             app[AUTHORIZER] = sec.authorizer
         await bootstrap(app[STORAGE])
+        await ensure_kubernetes_service(app[STORAGE], advertise_address(c.bind_address), c.port)
         self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
         await self.runner.setup()
         site = web.TCPSite(self.runner, c.bind_address, c.port, ssl_context=ssl_ctx, reuse_address=True)

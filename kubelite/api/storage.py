@@ -18,15 +18,16 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from kubelite.api import jsonfast
 from kubelite.api.allocators import Allocators
 from kubelite.api.deletion import plan_delete
 from kubelite.api.errors import (
     BadRequest,
     FieldsInvalid,
-    Forbidden,
     Resource,
     ResourceConflict,
     ResourceExists,
+    ResourceForbidden,
     ResourceNotFound,
 )
 from kubelite.api.meta import generate_name, new_uid, now_rfc3339
@@ -75,16 +76,31 @@ class Page:
     continue_key: str = ""
 
 
+@dataclass
+class RawPage:
+    """A page of stored values, selected but not decoded: :func:`item_json` turns one into response bytes."""
+
+    items: list[KeyValue]
+    revision: int
+    continue_key: str = ""
+
+
 def encode(obj: Obj) -> bytes:
     meta = obj.get("metadata", {})
     stored = dict(obj, metadata={k: v for k, v in meta.items() if k != "resourceVersion"})
-    return json.dumps(stored, separators=(",", ":")).encode()
+    return jsonfast.dumps(stored)
 
 
 def decode(kv: KeyValue) -> Obj:
-    obj: Obj = json.loads(kv.value)
+    obj: Obj = jsonfast.loads(kv.value)
     obj.setdefault("metadata", {})["resourceVersion"] = str(kv.mod_revision)
     return obj
+
+
+def item_json(kv: KeyValue) -> bytes:
+    """The JSON of ``decode(kv)`` (same content), from the stored bytes without decoding when it can."""
+    out = jsonfast.with_resource_version(kv.value, kv.mod_revision)
+    return out if out is not None else jsonfast.dumps(decode(kv))
 
 
 def parse_rv(rv: object) -> int:
@@ -126,24 +142,31 @@ class Storage:
             raise ResourceNotFound(s.resource, name) from None
 
     async def list(self, s: Strategy, ns: str, sel: Selection, limit: int = 0, cont: str = "") -> Page:
+        page = await self.list_raw(s, ns, sel, limit, cont)
+        return Page([decode(kv) for kv in page.items], page.revision, page.continue_key)
+
+    async def list_raw(self, s: Strategy, ns: str, sel: Selection, limit: int = 0, cont: str = "") -> RawPage:
+        """:meth:`list` without decoding the items (a selector decodes each one only to match it)."""
         revision, start = 0, ""
         if cont:
             revision, start = decode_continue(cont)
         prefix = self.prefix(s, ns)
-        items: list[Obj] = []
+        items: list[KeyValue] = []
         while True:
             want = max(limit - len(items), 100 if not sel.empty else 0) if limit else 0
             res = await self.store.list(prefix, revision=revision, limit=want, start_after=start)
             revision = res.revision
-            for i, kv in enumerate(res.items):
-                obj = decode(kv)
-                if sel.matches(s, obj):
-                    items.append(obj)
-                    if limit and len(items) >= limit:
-                        more = res.more or i < len(res.items) - 1
-                        return Page(items, revision, encode_continue(revision, kv.key) if more else "")
+            if sel.empty and not limit:
+                items.extend(res.items)
+            else:
+                for i, kv in enumerate(res.items):
+                    if sel.empty or sel.matches(s, decode(kv)):
+                        items.append(kv)
+                        if limit and len(items) >= limit:
+                            more = res.more or i < len(res.items) - 1
+                            return RawPage(items, revision, encode_continue(revision, kv.key) if more else "")
             if not res.more:
-                return Page(items, revision)
+                return RawPage(items, revision)
             start = res.continue_key
 
     # -- writes ------------------------------------------------------------------
@@ -292,7 +315,7 @@ class Storage:
         options = options or {}
         pre = options.get("preconditions") or {}
         if s.kind == "Namespace" and name in SYSTEM_NAMESPACES[:3]:
-            raise Forbidden(s.resource, name, "this namespace may not be deleted")
+            raise ResourceForbidden(s.resource, name, "this namespace may not be deleted")
         for _ in range(UPDATE_RETRIES):
             try:
                 kv = await self.store.get(self.key(s, ns, name))
@@ -343,7 +366,7 @@ class Storage:
             meta = obj["metadata"]
             try:
                 out.append(await self.delete(s, meta.get("namespace", ""), meta["name"], options, dry_run))
-            except (NotFound, Forbidden):
+            except (NotFound, ResourceForbidden):
                 continue
         return out
 

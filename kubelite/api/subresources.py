@@ -10,7 +10,7 @@ preconditions apply; PodDisruptionBudgets will be checked here once they
 exist. Both answer ``201`` with a Success Status, as Kubernetes does.
 
 Review kinds (:mod:`kubelite.api.registry.reviews`) are answered from the
-request's user (``request["user"]``, set by the authentication middleware)
+request's user (``request[USER]``, set by the authentication middleware)
 and the server's :class:`Authorizer`; on a development server without
 authentication the caller is treated as a cluster admin, which is what such
 a server lets everyone be.
@@ -36,7 +36,7 @@ from kubelite.api.errors import (
 from kubelite.api.meta import now_rfc3339
 from kubelite.api.registry.base import Obj, Strategy
 from kubelite.api.registry.reviews import Review
-from kubelite.api.security.authn import AUTHENTICATED, UserInfo
+from kubelite.api.security.authn import AUTHENTICATED, USER, UserInfo
 from kubelite.api.security.authz import MASTERS, Authorizer
 from kubelite.api.storage import Storage, decode, encode
 from kubelite.errors import Conflict, NotFound
@@ -134,7 +134,7 @@ async def eviction(req: web.Request, storage: Storage, s: Strategy, ns: str, nam
 
 
 def _user(req: web.Request) -> UserInfo:
-    user = req.get("user")
+    user = req.get(USER)
     return user if isinstance(user, UserInfo) else DEV_ADMIN
 
 

@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
-from kubelite.api.errors import Expired, to_status
+from kubelite.api.errors import to_status
 from kubelite.api.registry.base import Obj, Strategy
 from kubelite.api.storage import Selection, Storage, decode, parse_rv
 from kubelite.errors import Gone
@@ -96,7 +96,7 @@ async def watch_events(storage: Storage, s: Strategy, ns: str, sel: Selection, r
                 continue
             item = getter.result()
             if isinstance(item, Gone):
-                yield WatchEvent("ERROR", to_status(Expired(f"too old resource version: {last} ({item})")).body())
+                yield WatchEvent("ERROR", to_status(Gone(f"too old resource version: {last} ({item})")).body())
                 return
             if isinstance(item, BaseException):
                 yield WatchEvent("ERROR", to_status(item).body())

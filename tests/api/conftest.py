@@ -48,9 +48,14 @@ class Cluster:
     def kubeconfig(self) -> Path:
         return self.data_dir / "kubeconfig.yaml"
 
+    @property
+    def argv(self) -> list[str]:
+        """kubectl for this cluster, with a cache of its own: servers on reused ports must not see another
+        server's cached discovery and OpenAPI."""
+        return [KUBECTL, "--kubeconfig", str(self.kubeconfig), "--cache-dir", str(self.data_dir / "kubectl-cache")]
+
     def kubectl(self, *args: str, input: str | None = None, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([KUBECTL, "--kubeconfig", str(self.kubeconfig), *args], input=input, text=True,
-                              capture_output=True, timeout=timeout)
+        return subprocess.run([*self.argv, *args], input=input, text=True, capture_output=True, timeout=timeout)
 
     def ok(self, *args: str, input: str | None = None) -> str:
         r = self.kubectl(*args, input=input)

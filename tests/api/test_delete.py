@@ -6,7 +6,7 @@ import json
 import subprocess
 import time
 
-from tests.api.conftest import KUBECTL, Cluster
+from tests.api.conftest import Cluster
 
 BINDING = '{"apiVersion":"v1","kind":"Binding","metadata":{"name":"%s"},"target":{"kind":"Node","name":"n1"}}'
 
@@ -45,7 +45,7 @@ def test_wait_for_delete_sees_the_watch_event(cluster: Cluster) -> None:
     cluster.ok("run", "waited", "--image=nginx")
     bind(cluster, "waited")
     cluster.ok("delete", "pod", "waited", "--wait=false")
-    waiter = subprocess.Popen([KUBECTL, "--kubeconfig", str(cluster.kubeconfig), "wait", "--for=delete",
+    waiter = subprocess.Popen([*cluster.argv, "wait", "--for=delete",
                                "pod/waited", "--timeout=30s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
     time.sleep(1)

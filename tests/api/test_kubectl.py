@@ -6,7 +6,7 @@ import json
 import subprocess
 import time
 
-from tests.api.conftest import KUBECTL, Cluster
+from tests.api.conftest import Cluster
 
 CM = """apiVersion: v1
 kind: ConfigMap
@@ -166,7 +166,7 @@ def test_errors(cluster: Cluster) -> None:
 
 def test_watch(cluster: Cluster) -> None:
     cluster.ok("create", "-f", "-", input=CM.format(name="w1", tier="w", value=1))
-    proc = subprocess.Popen([KUBECTL, "--kubeconfig", str(cluster.kubeconfig), "get", "cm", "-l", "tier=w", "-w",
+    proc = subprocess.Popen([*cluster.argv, "get", "cm", "-l", "tier=w", "-w",
                              "-o", "name"], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

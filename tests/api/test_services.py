@@ -10,7 +10,12 @@ import pytest
 
 from kubelite.api.allocators import IP_PREFIX, PORT_PREFIX, Allocators
 from kubelite.api.errors import FieldsInvalid
+from kubelite.api.kubernetes_service import SERVICE_IP as KUBERNETES_SERVICE_IP
+from kubelite.api.kubernetes_service import ensure_kubernetes_service
 from kubelite.api.registry import REGISTRY
+from kubelite.api.security.pki import BASE_IPS
+from kubelite.api.server import bootstrap
+from kubelite.api.storage import Storage
 from kubelite.store import open_store
 from tests.api.conftest import Cluster
 
@@ -96,6 +101,44 @@ def test_allocator_unit(tmp_path: Path) -> None:
         await alloc.undo(taken)
         assert not (await store.list(PORT_PREFIX)).items
         assert len((await store.list(IP_PREFIX)).items) == 13
+        await store.close()
+
+    asyncio.run(main())
+
+
+def test_kubernetes_service(cluster: Cluster) -> None:
+    svc = cluster.json("get", "svc", "kubernetes", "-n", "default")
+    spec = svc["spec"]
+    assert isinstance(spec, dict) and spec["clusterIP"] == "10.96.0.1" == KUBERNETES_SERVICE_IP
+    assert spec["ports"] == [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": cluster.port}]
+    assert svc["metadata"]["labels"] == {"component": "apiserver", "provider": "kubernetes"}  # type: ignore[index]
+    assert "10.96.0.1" in BASE_IPS  # in the serving certificate's SANs
+    ep = cluster.json("get", "endpoints", "kubernetes", "-n", "default")
+    assert ep["subsets"][0]["ports"] == [{"name": "https", "port": cluster.port, "protocol": "TCP"}]  # type: ignore[index]
+    eps = cluster.json("get", "endpointslices", "kubernetes", "-n", "default")
+    assert eps["ports"][0]["port"] == cluster.port  # type: ignore[index]
+    assert eps["endpoints"][0]["addresses"] == ep["subsets"][0]["addresses"][0]["ip"].split()  # type: ignore[index]
+    err = cluster.fail("create", "service", "clusterip", "squatter", "--tcp=80:80", "--clusterip=10.96.0.1")
+    assert "provided IP is already allocated" in err
+
+
+def test_kubernetes_service_follows_the_server(tmp_path: Path) -> None:
+    async def main() -> None:
+        store = await open_store(f"sqlite://{tmp_path}/k.db")
+        storage = Storage(store)
+        svc, ep = REGISTRY.lookup("", "v1", "services"), REGISTRY.lookup("", "v1", "endpoints")
+        assert svc is not None and ep is not None
+        await bootstrap(storage)
+        await ensure_kubernetes_service(storage, "192.0.2.1", 6443)
+        await ensure_kubernetes_service(storage, "192.0.2.7", 7443)  # restarted elsewhere: ports and address follow
+        got = await storage.get(svc, "default", "kubernetes")
+        assert got["spec"]["clusterIP"] == "10.96.0.1" and got["spec"]["ports"][0]["targetPort"] == 7443
+        eps = await storage.get(ep, "default", "kubernetes")
+        assert eps["subsets"] == [{"addresses": [{"ip": "192.0.2.7"}],
+                                   "ports": [{"name": "https", "port": 7443, "protocol": "TCP"}]}]
+        rv = (await store.list("/registry/")).revision
+        await ensure_kubernetes_service(storage, "192.0.2.7", 7443)  # nothing changed: nothing written
+        assert (await store.list("/registry/")).revision == rv
         await store.close()
 
     asyncio.run(main())

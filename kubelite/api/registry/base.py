@@ -11,10 +11,13 @@ generic behaviour, so a kind overrides only what differs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from kubelite.api.errors import Cause, Resource
 from kubelite.api.meta import age, validate_object_meta
+
+if TYPE_CHECKING:
+    from kubelite.api.storage import Storage
 
 Obj = dict[str, Any]
 
@@ -71,6 +74,10 @@ class Strategy:
         return "status" in self.subresources
 
     # -- hooks ---------------------------------------------------------------
+
+    def storage_view(self, storage: Storage) -> Storage:
+        """The storage requests for this kind use; a kind stored in another version's shape converts here."""
+        return storage
 
     def default(self, obj: Obj) -> None:
         """Fill in defaults in place (the server's view of an object is always defaulted)."""

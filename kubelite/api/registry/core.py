@@ -185,6 +185,19 @@ class Node(Strategy):
 EVENT_TYPES = ["Normal", "Warning"]
 
 
+def since(ts: object) -> str:
+    """The age of a Time or MicroTime (``2006-01-02T15:04:05.000000Z``); ``<unknown>`` when unset."""
+    text = str(ts or "")
+    if "." in text:
+        text = text.split(".", 1)[0] + "Z"
+    return age({"metadata": {"creationTimestamp": text}})
+
+
+def source(component: str, instance: str) -> str:
+    """kubectl's SOURCE of an event (printers' ``formatEventSource``): component, then host or reporting instance."""
+    return f"{component}, {instance}" if instance else component
+
+
 class Event(Strategy):
     kind, plural, singular = "Event", "events", "event"
     short_names = ("ev",)
@@ -200,15 +213,20 @@ class Event(Strategy):
                 Column("Name", priority=1)]
 
     def cells(self, obj: Obj) -> list[Any]:
+        """kube's ``printEvent``: first seen falls back to eventTime, last seen to first seen, a series wins."""
         inv = obj.get("involvedObject") or {}
         src = obj.get("source") or {}
-        last = {"metadata": {"creationTimestamp": obj.get("lastTimestamp") or obj.get("eventTime")
-                             or obj["metadata"].get("creationTimestamp")}}
-        first = {"metadata": {"creationTimestamp": obj.get("firstTimestamp")
-                              or obj["metadata"].get("creationTimestamp")}}
-        return [age(last), obj.get("type", ""), obj.get("reason", ""),
-                f"{str(inv.get('kind', '')).lower()}/{inv.get('name', '')}", obj.get("message", ""),
-                src.get("component", ""), age(first), obj.get("count", 1), obj["metadata"]["name"]]
+        first = since(obj.get("firstTimestamp") or obj.get("eventTime"))
+        last = since(obj["lastTimestamp"]) if obj.get("lastTimestamp") else first
+        count = obj.get("count") or 1
+        series = obj.get("series")
+        if isinstance(series, dict):
+            last, count = since(series.get("lastObservedTime")), series.get("count") or count
+        target = str(inv.get("kind", "")).lower() + (f"/{inv['name']}" if inv.get("name") else "")
+        return [last, obj.get("type", ""), obj.get("reason", ""), target, obj.get("message", ""),
+                source(src.get("component") or obj.get("reportingComponent") or "",
+                       src.get("host") or obj.get("reportingInstance") or ""),
+                first, count, obj["metadata"]["name"]]
 
     def field_value(self, obj: Obj, field: str) -> str | None:
         if field.startswith("involvedObject."):

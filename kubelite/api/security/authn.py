@@ -15,14 +15,16 @@ Design choices:
 - No credentials at all: 401, except GET/HEAD on ``/healthz``, ``/livez``,
   ``/readyz`` and ``/version``, which Kubernetes' ``system:public-info-viewer``
   role opens to anonymous users; there the user is ``system:anonymous``.
-- The 401 body is a ``metav1.Status``, built here because this middleware runs
-  before any handler and must answer on its own.
+- The 401 is the domain error ``Unauthorized``, answered as the ``metav1.Status``
+  of :func:`kubelite.api.errors.to_status` by this middleware itself, because it
+  must work on its own, before any handler and without the error middleware.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
+import time
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +34,10 @@ from aiohttp.typedefs import Handler, Middleware
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from kubelite.api.errors import to_status
 from kubelite.api.security.pki import Pki
 from kubelite.api.security.tokens import TokenFile
+from kubelite.errors import Unauthorized
 
 AUTHENTICATED = "system:authenticated"
 UNAUTHENTICATED = "system:unauthenticated"
@@ -62,6 +66,18 @@ class UserInfo:
 
 
 ANONYMOUS_USER = UserInfo(ANONYMOUS, "", (UNAUTHENTICATED,))
+USER: web.RequestKey[UserInfo] = web.RequestKey("user", UserInfo)
+
+
+@dataclass(frozen=True)
+class _Verified:
+    """A client certificate verified on one TLS connection: who it is, by which CA, and until when."""
+
+    der: bytes
+    user: UserInfo
+    ca: object
+    not_before: float
+    not_after: float
 
 
 def _with_authenticated(groups: tuple[str, ...]) -> tuple[str, ...]:
@@ -79,49 +95,41 @@ def bearer_token(headers: Mapping[str, str]) -> str | None:
     return token.strip()
 
 
-def status_body(
-    code: int, reason: str, message: str, details: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """A failure ``metav1.Status`` as Kubernetes writes it."""
-    body: dict[str, Any] = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-    }
-    if details:
-        body["details"] = details
-    body["code"] = code
-    return body
-
-
-def status_response(
-    code: int, reason: str, message: str, details: dict[str, Any] | None = None
-) -> web.Response:
-    return web.Response(
-        status=code,
-        body=json.dumps(status_body(code, reason, message, details)).encode(),
-        content_type="application/json",
-    )
-
-
 class Authenticator:
     """Turns a request's credentials into a :class:`UserInfo`, or ``None`` if they are missing or wrong."""
 
     def __init__(self, pki: Pki, tokens: TokenFile) -> None:
         self.pki = pki
         self.tokens = tokens
+        # TLS connection (its SSLObject) -> the certificate verified on it; dropped with the connection
+        self._verified: weakref.WeakKeyDictionary[object, _Verified] = weakref.WeakKeyDictionary()
 
-    def authenticate(self, headers: Mapping[str, str], peer_cert: bytes | None) -> UserInfo | None:
-        """``peer_cert`` is the client certificate in DER, as ``SSLObject.getpeercert(True)`` gives it."""
+    def authenticate(self, headers: Mapping[str, str], peer_cert: bytes | None,
+                     connection: object | None = None) -> UserInfo | None:
+        """``peer_cert`` is the client certificate in DER, as ``SSLObject.getpeercert(True)`` gives it.
+
+        With ``connection`` (the TLS connection's ``SSLObject``), a certificate already verified on
+        that connection is not verified again: the identity is reused while the same certificate,
+        the same CA and its validity period still hold.
+        """
         token = bearer_token(headers)
         if token is not None:
             return self.authenticate_token(token)
-        if peer_cert:
+        if not peer_cert:
+            return None
+        if connection is None:
             return self.authenticate_cert(peer_cert)
-        return None
+        hit = self._verified.get(connection)
+        if hit is not None and hit.der == peer_cert and hit.ca is self.pki.ca_cert \
+                and hit.not_before <= time.time() <= hit.not_after:
+            return hit.user
+        user = self.authenticate_cert(peer_cert)
+        if user is not None:
+            cert = x509.load_der_x509_certificate(peer_cert)
+            self._verified[connection] = _Verified(peer_cert, user, self.pki.ca_cert,
+                                                   cert.not_valid_before_utc.timestamp(),
+                                                   cert.not_valid_after_utc.timestamp())
+        return user
 
     def authenticate_token(self, token: str) -> UserInfo | None:
         if not token:
@@ -156,29 +164,34 @@ class Authenticator:
 
 def peer_certificate(request: web.Request) -> bytes | None:
     """The verified client certificate of the request's TLS connection, in DER, if any."""
+    return _peer(request)[0]
+
+
+def _peer(request: web.Request) -> tuple[bytes | None, object | None]:
+    """The client certificate in DER (if any) and the TLS connection's ``SSLObject`` (if TLS)."""
     transport = request.transport
     if transport is None:
-        return None
+        return None, None
     ssl_object = transport.get_extra_info("ssl_object")
     if ssl_object is None:
-        return None
+        return None, None
     der = ssl_object.getpeercert(binary_form=True)
-    return der if isinstance(der, bytes) else None
+    return (der if isinstance(der, bytes) else None), ssl_object
 
 
 def unauthorized() -> web.Response:
-    return status_response(401, "Unauthorized", "Unauthorized")
+    return to_status(Unauthorized("Unauthorized")).response()
 
 
 def auth_middleware(
     authenticator: Authenticator,
 ) -> Middleware:
-    """aiohttp middleware: sets ``request["user"]`` to a :class:`UserInfo` or answers 401."""
+    """aiohttp middleware: sets ``request[USER]`` to a :class:`UserInfo` or answers 401."""
 
     @web.middleware
     async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-        der = peer_certificate(request)
-        user = authenticator.authenticate(request.headers, der)
+        der, connection = _peer(request)
+        user = authenticator.authenticate(request.headers, der, connection)
         if user is None:
             anonymous_ok = (  # only with no credentials at all: wrong ones are always a 401
                 request.method in ("GET", "HEAD")
@@ -189,7 +202,7 @@ def auth_middleware(
             if not anonymous_ok:
                 return unauthorized()
             user = ANONYMOUS_USER
-        request["user"] = user
+        request[USER] = user
         return await handler(request)
 
     return authenticate

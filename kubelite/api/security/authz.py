@@ -31,9 +31,12 @@ from collections.abc import Iterable
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from kubelite.api.security.authn import AUTHENTICATED, PUBLIC_PATHS, UserInfo, status_response
+from kubelite.api.errors import Resource, ResourceForbidden, quote, to_status
+from kubelite.api.security.authn import AUTHENTICATED, PUBLIC_PATHS, USER, UserInfo
 from kubelite.api.security.requestinfo import RequestInfo, request_info
+from kubelite.errors import Forbidden
 
+REQUEST_INFO: web.RequestKey[RequestInfo] = web.RequestKey("request_info", RequestInfo)
 MASTERS = "system:masters"
 NODES = "system:nodes"
 READ = ("get", "list", "watch")
@@ -123,41 +126,35 @@ class Authorizer:
         )
 
 
+def forbidden_error(user: UserInfo, info: RequestInfo) -> Forbidden:
+    """The refusal as a domain error, worded as kube-apiserver words it."""
+    who = f"User {quote(user.name)} cannot {info.verb}"
+    if not info.is_resource_request:
+        return Forbidden(f"forbidden: {who} path {quote(info.path)}")
+    where = f"in the namespace {quote(info.namespace)}" if info.namespace else "at the cluster scope"
+    why = f"{who} resource {quote(info.resource_path)} in API group {quote(info.api_group)} {where}"
+    return ResourceForbidden(Resource(info.api_group, info.resource), info.name, why)
+
+
 def forbidden_message(user: UserInfo, info: RequestInfo) -> str:
     """kube-apiserver's message for a refused request."""
-    if not info.is_resource_request:
-        return f"forbidden: User {_q(user.name)} cannot {info.verb} path {_q(info.path)}"
-    what = f"User {_q(user.name)} cannot {info.verb} resource {_q(info.resource_path)} in API group {_q(info.api_group)}"
-    where = f"in the namespace {_q(info.namespace)}" if info.namespace else "at the cluster scope"
-    qualified = f"{info.resource}.{info.api_group}" if info.api_group else info.resource
-    subject = f"{qualified} {_q(info.name)}" if info.name else qualified
-    return f"{subject} is forbidden: {what} {where}"
-
-
-def _q(text: str) -> str:
-    """Go's ``%q`` for the plain names that appear here."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(forbidden_error(user, info))
 
 
 def forbidden_response(user: UserInfo, info: RequestInfo) -> web.Response:
-    details = None
-    if info.is_resource_request:
-        details = {"group": info.api_group, "kind": info.resource}
-        if info.name:
-            details["name"] = info.name
-    return status_response(403, "Forbidden", forbidden_message(user, info), details)
+    return to_status(forbidden_error(user, info)).response()
 
 
 def authz_middleware(
     authorizer: Authorizer,
 ) -> Middleware:
-    """aiohttp middleware, after :func:`~.authn.auth_middleware`: sets ``request["request_info"]``, answers 403."""
+    """aiohttp middleware, after :func:`~.authn.auth_middleware`: sets ``request[REQUEST_INFO]``, answers 403."""
 
     @web.middleware
     async def authorize(request: web.Request, handler: Handler) -> web.StreamResponse:
         info = request_info(request.method, request.path, request.query)
-        request["request_info"] = info
-        user = request.get("user")
+        request[REQUEST_INFO] = info
+        user = request.get(USER)
         if not isinstance(user, UserInfo) or not authorizer.authorize_request(user, info):
             anonymous = UserInfo("system:anonymous")
             return forbidden_response(user if isinstance(user, UserInfo) else anonymous, info)

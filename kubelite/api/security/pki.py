@@ -49,7 +49,8 @@ BASE_DNS_NAMES = (
     "kubernetes.default.svc",
     "kubernetes.default.svc.cluster.local",
 )
-BASE_IPS = ("127.0.0.1", "::1")
+# 10.96.0.1: the ``kubernetes`` Service's ClusterIP (first address of allocators.SERVICE_CIDR), how pods reach us.
+BASE_IPS = ("127.0.0.1", "::1", "10.96.0.1")
 
 IPAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from kubelite.api.security.authn import Authenticator, UserInfo, auth_middleware
+from kubelite.api.security.authn import USER, Authenticator, UserInfo, auth_middleware
 from kubelite.api.security.authz import Authorizer, authz_middleware
 from kubelite.api.security.pki import Pki, ensure_pki, ssl_server_context
 from kubelite.api.security.tokens import TokenFile
@@ -34,7 +34,7 @@ class Server:
 
 
 async def hello(request: web.Request) -> web.Response:
-    user = request["user"]
+    user = request[USER]
     assert isinstance(user, UserInfo)
     return web.json_response({"ok": user.to_json(), "path": request.path})
 

@@ -43,7 +43,7 @@ def test_ca_and_serving_certificate(tmp_path: Path) -> None:
         "kubernetes.default.svc.cluster.local",
         "api.example.com",
     } <= names
-    assert ips == {"127.0.0.1", "::1", "10.43.0.1"}  # never the wildcard bind address
+    assert ips == {"127.0.0.1", "::1", "10.96.0.1", "10.43.0.1"}  # never the wildcard bind address
     cert = serving(pki)
     assert pki.issued_by_ca(cert)
     assert (
