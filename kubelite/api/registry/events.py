@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from kubelite.api.errors import Cause, invalid_value, required
 from kubelite.api.registry.base import Column, Obj, Strategy
 from kubelite.api.registry.core import EVENT_TYPES
 from kubelite.api.registry.core import Event as CoreEvent
-from kubelite.store.contracts import Event as StoreEvent
-from kubelite.store.contracts import KeyValue, ListResult, Store, Watch
+from kubelite.api.transformed_store import TransformedStore
+from kubelite.store.contracts import KeyValue
 
 if TYPE_CHECKING:
     from kubelite.api.storage import Storage
@@ -76,77 +75,17 @@ def _convert(value: bytes, fn: Any) -> bytes:
     return json.dumps(fn(obj), separators=(",", ":")).encode()
 
 
-class EventsStore:
-    """Delegates to ``inner``; values under :data:`EVENTS_PREFIX` are core/v1 below, events.k8s.io/v1 above."""
+class EventsStore(TransformedStore):
+    """Values under :data:`EVENTS_PREFIX` are core/v1 below, events.k8s.io/v1 above."""
 
-    def __init__(self, inner: Store) -> None:
-        self.inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    @staticmethod
-    def up(kv: KeyValue) -> KeyValue:
+    def read(self, kv: KeyValue) -> KeyValue:
         return replace(kv, value=_convert(kv.value, core_to_v1)) if kv.key.startswith(EVENTS_PREFIX) else kv
 
-    @staticmethod
-    def down(key: str, value: bytes) -> bytes:
+    def write(self, key: str, value: bytes) -> bytes:
         return _convert(value, v1_to_core) if key.startswith(EVENTS_PREFIX) else value
-
-    async def get(self, key: str, revision: int = 0) -> KeyValue:
-        return self.up(await self.inner.get(key, revision))
-
-    async def list(self, prefix: str, revision: int = 0, limit: int = 0, start_after: str = "") -> ListResult:
-        res = await self.inner.list(prefix, revision, limit, start_after)
-        return replace(res, items=[self.up(kv) for kv in res.items])
-
-    async def count(self, prefix: str) -> int:
-        return await self.inner.count(prefix)
-
-    async def create(self, key: str, value: bytes) -> KeyValue:
-        return replace(await self.inner.create(key, self.down(key, value)), value=value)
-
-    async def update(self, key: str, value: bytes, expected_revision: int = 0) -> KeyValue:
-        return replace(await self.inner.update(key, self.down(key, value), expected_revision), value=value)
-
-    async def delete(self, key: str, expected_revision: int = 0) -> KeyValue:
-        return self.up(await self.inner.delete(key, expected_revision))
-
-    async def watch(self, prefix: str, revision: int = 0) -> Watch:
-        return _ConvertedWatch(await self.inner.watch(prefix, revision))
-
-    async def current_revision(self) -> int:
-        return await self.inner.current_revision()
-
-    async def compact(self, revision: int) -> None:
-        await self.inner.compact(revision)
 
     async def close(self) -> None:  # the server closes the real store
         return None
-
-
-class _ConvertedWatch:
-    def __init__(self, inner: Watch) -> None:
-        self.inner = inner
-
-    def __aiter__(self) -> Self:
-        return self
-
-    async def __anext__(self) -> StoreEvent:
-        ev = await self.inner.__anext__()
-        prev = EventsStore.up(ev.prev_kv) if ev.prev_kv is not None else None
-        return replace(ev, kv=EventsStore.up(ev.kv), prev_kv=prev)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-    async def __aenter__(self) -> Self:
-        await self.inner.__aenter__()
-        return self
-
-    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        await self.inner.__aexit__(et, e, tb)
 
 
 class EventV1(Strategy):
