@@ -26,6 +26,7 @@ import pytest
 from kubelite.errors import Invalid
 from kubelite.runtime import capabilities, seccomp
 from kubelite.runtime.syscall_table import I386, X86_64
+from tests.runtime.forking import in_child
 
 libc = ctypes.CDLL(None, use_errno=True)
 x86_64_only = pytest.mark.skipif(os.uname().machine != "x86_64", reason="syscall numbers are x86_64's")
@@ -34,29 +35,6 @@ ALLOW, EPERM_RET = seccomp.RET_ALLOW, seccomp.RET_ERRNO | errno.EPERM
 MASK64 = (1 << 64) - 1
 
 
-def in_child(fn: Callable[[], Any]) -> tuple[int, Any]:
-    """Run fn in a forked child; return its wait status and what it returned (or its error)."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        code = 0
-        try:
-            os.close(r)
-            out = json.dumps({"ok": fn()})
-        except BaseException as e:  # noqa: BLE001
-            out, code = json.dumps({"error": f"{type(e).__name__}: {e}"}), 1
-        try:
-            os.write(w, out.encode())
-        finally:
-            os._exit(code)
-    os.close(w)
-    chunks = []
-    while chunk := os.read(r, 65536):
-        chunks.append(chunk)
-    os.close(r)
-    _, status = os.waitpid(pid, 0)
-    data = b"".join(chunks)
-    return status, json.loads(data) if data else None
 
 
 def sys(nr: int, *args: int) -> tuple[int, int]:
