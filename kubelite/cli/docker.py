@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kubelite.cli.args import Parser
+from kubelite.cli.table import print_table
 from kubelite.cli.terminal import attach_session, relay_pty
 from kubelite.containers.engine import ContainerRecord, Engine
 from kubelite.containers.specgen import RunOptions
@@ -129,12 +130,6 @@ def _ago(ts: str) -> str:
     return "Less than a second" if s < 1 else f"{int(s)} seconds"
 
 
-def _table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        print("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
-
-
 def cmd_ps(argv: list[str]) -> int:
     p = Parser(prog="kubelite ps")
     p.add_argument("-a", "--all", action="store_true")
@@ -162,7 +157,7 @@ def cmd_ps(argv: list[str]) -> int:
         rows.append((rec.id if a.no_trunc else rec.id[:12], rec.image, f'"{command}"',
                      f"{_ago(rec.created)} ago", status, "", rec.name))
     if not a.quiet:
-        _table(rows)
+        print_table(rows)
     return 0
 
 
@@ -333,7 +328,7 @@ def cmd_stats(argv: list[str]) -> int:
         limit = _size(s.memory_limit) if s.memory_limit else "unlimited"
         rows.append((rec.id[:12], rec.name, f"{s.cpu_usage_ns / 1e9:.3f}s", f"{_size(s.memory_usage)} / {limit}",
                      str(s.pids_current)))
-    _table(rows)
+    print_table(rows)
     return 0
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kubelite.cli.args import Parser
+from kubelite.cli.table import print_table
 from kubelite.errors import Invalid
 
 if TYPE_CHECKING:
@@ -74,9 +75,7 @@ def cmd_list(argv: list[str]) -> int:
             continue
         rows.append((repo, tag, image_id, _ago(r.created), _size(r.size)))
     if not a.quiet:
-        widths = [max(len(row[i]) for row in rows) for i in range(5)]
-        for row in rows:
-            print("   ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        print_table(rows)
     return 0
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kubelite.cli.args import Parser
+from kubelite.cli.table import print_table
 from kubelite.cli.terminal import relay_pty
 from kubelite.errors import Invalid, NotFound
 from kubelite.paths import state_root
@@ -212,9 +213,7 @@ def cmd_list(rt: Runtime, args: Any) -> int:
     else:
         rows = [("ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER")]
         rows += [(s["id"], str(s["pid"]), s["status"], s["bundle"], s["created"], "root") for s in states]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        for r in rows:
-            print("   ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+        print_table(rows)
     return 0
 
 
