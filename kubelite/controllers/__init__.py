@@ -1,0 +1,1 @@
+"""Controllers: reconcilers on informers and work queues (kube-controller-manager's job)."""
