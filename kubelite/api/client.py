@@ -19,7 +19,6 @@ Design choices:
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import ssl
@@ -175,7 +174,7 @@ class APIClient:
                     raise error_for(resp.status, _status_of(raw, resp.status))
                 out: dict[str, Any] = json.loads(raw) if raw else {}
                 return out
-        except (aiohttp.ClientConnectionError, asyncio.TimeoutError, OSError) as e:
+        except (TimeoutError, aiohttp.ClientConnectionError, OSError) as e:
             raise Unavailable(f"{method} {path}: {e or type(e).__name__}") from e
 
     # --- verbs ----------------------------------------------------------------------------------------
@@ -232,7 +231,7 @@ class APIClient:
                         st = ev.get("object") or {}
                         raise error_for(int(st.get("code") or 500), st)
                     yield ev["type"], ev["object"]
-        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError) as e:
+        except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as e:
             raise Unavailable(f"watch {path}: {e or type(e).__name__}") from e
 
 
