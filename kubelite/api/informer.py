@@ -43,7 +43,7 @@ class Informer:
                  field_selector: str | None = None, name: str = "") -> None:
         self.client = client
         self.path = path
-        self.params = {"labelSelector": label_selector, "fieldSelector": field_selector}
+        self.params: dict[str, Any] = {"labelSelector": label_selector, "fieldSelector": field_selector}
         self.name = name or path
         self.cache: dict[str, Obj] = {}
         self.handlers: list[Handler] = []

@@ -71,7 +71,7 @@ class WorkQueue:
     def requeue_with_backoff(self, key: str) -> float:
         n = self._failures.get(key, 0)
         self._failures[key] = n + 1
-        delay = min(self.base_delay * (2 ** n), self.max_delay)
+        delay = float(min(self.base_delay * (2 ** n), self.max_delay))
         self.add_after(key, delay)
         return delay
 
