@@ -1,0 +1,110 @@
+"""EventRecorder: core/v1 Events about objects, as ``kubectl describe`` and ``kubectl get events`` show them.
+
+Like client-go's recorder, recording never blocks or fails the caller: ``event``
+puts the event on a queue and one background task writes it. Repeats of the same
+event (same object, type, reason, message and source) are aggregated as client-go's
+EventCorrelator does: the first is created with ``count: 1``, later ones patch the
+same Event's ``count`` and ``lastTimestamp`` instead of creating new objects, so a
+controller that retries a failing sync does not flood the store. The Event name is
+``<object>.<hex nanoseconds>``, client-go's, which is unique per object and moment.
+Write failures are logged and dropped: events are best-effort in Kubernetes too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from kubelite.api.client import APIClient, resource_path
+from kubelite.errors import KubeliteError, NotFound
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+NORMAL, WARNING = "Normal", "Warning"
+
+
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def object_reference(obj: Obj) -> Obj:
+    md = obj.get("metadata") or {}
+    ref = {"apiVersion": obj.get("apiVersion", ""), "kind": obj.get("kind", ""), "name": md.get("name", ""),
+           "namespace": md.get("namespace"), "uid": md.get("uid"), "resourceVersion": md.get("resourceVersion")}
+    return {k: v for k, v in ref.items() if v}
+
+
+class EventRecorder:
+    """``EventRecorder(client, "deployment-controller").event(obj, "Normal", "ScalingReplicaSet", "...")``."""
+
+    def __init__(self, client: APIClient, component: str) -> None:
+        self.client = client
+        self.component = component
+        self._queue: asyncio.Queue[tuple[Obj, str, str, str]] = asyncio.Queue()
+        # aggregation key -> (namespace, event name, count) of the Event already written
+        self._seen: dict[tuple[str, ...], tuple[str, str, int]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
+        """Record that ``reason`` happened to ``obj``; returns at once."""
+        self._queue.put_nowait((object_reference(obj), type_, reason, message))
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=f"events {self.component}")
+
+    async def flush(self) -> None:
+        """Wait until every recorded event has been written (or dropped)."""
+        await self._queue.join()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self.flush(), 5)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            ref, type_, reason, message = await self._queue.get()
+            try:
+                await self._write(ref, type_, reason, message)
+            except KubeliteError as e:
+                log.debug("event %s %s on %s dropped: %s", reason, message, ref.get("name"), e)
+            except Exception:
+                log.exception("event %s on %s dropped", reason, ref.get("name"))
+            finally:
+                self._queue.task_done()
+
+    async def _write(self, ref: Obj, type_: str, reason: str, message: str) -> None:
+        ns = ref.get("namespace") or "default"
+        key = (ref.get("kind", ""), ns, ref.get("name", ""), ref.get("uid", ""), type_, reason, message)
+        stamp = now_rfc3339()
+        seen = self._seen.get(key)
+        if seen is not None:
+            _, name, count = seen
+            try:
+                await self.client.patch(resource_path("v1", "events", ns, name),
+                                        {"count": count + 1, "lastTimestamp": stamp})
+                self._seen[key] = (ns, name, count + 1)
+                return
+            except NotFound:  # expired or deleted: start a new one
+                pass
+        name = f"{ref.get('name', 'unknown')}.{time.time_ns():x}"
+        body = {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": ns},
+            "involvedObject": ref, "reason": reason, "message": message, "type": type_,
+            "source": {"component": self.component},
+            "firstTimestamp": stamp, "lastTimestamp": stamp, "count": 1,
+            "reportingComponent": self.component, "reportingInstance": self.component,
+        }
+        await self.client.create(resource_path("v1", "events", ns), body)
+        if len(self._seen) > 4096:  # client-go's LRU bound; forgetting only costs a fresh Event
+            self._seen.pop(next(iter(self._seen)))
+        self._seen[key] = (ns, name, 1)

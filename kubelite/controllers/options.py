@@ -1,0 +1,24 @@
+"""Timing knobs of the controllers, in one dataclass every controller reads.
+
+One object rather than per-controller arguments so the manager can build every
+controller from the same context, and tests can shorten a period without knowing
+which controller uses it. Controllers add their own fields here (with a default
+equal to kube-controller-manager's, so a plain ``ControllerOptions()`` behaves like
+Kubernetes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class ControllerOptions:
+    # Worker tasks per controller (kube-controller-manager's --concurrent-*-syncs; 5 there, 2 cores here).
+    workers: int = 2
+    # Longest pause between retries of a failing key (the work queue's back-off doubles up to this).
+    max_retry_delay: float = 60.0
+    # Node lifecycle (F2): how long a node may miss heartbeats before it is NotReady.
+    node_monitor_grace_period: float = 40.0
+    # Default tolerationSeconds for the not-ready/unreachable taints (DefaultTolerationSeconds admission).
+    default_toleration_seconds: int = 300

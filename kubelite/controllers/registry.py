@@ -1,0 +1,18 @@
+"""Every controller kubelite runs, by name: the one place to add a controller.
+
+Add one line per controller, ``"name": Factory``; a factory takes the
+:class:`~kubelite.controllers.base.ControllerContext` and returns a
+:class:`~kubelite.controllers.base.Controller` (the class itself usually is one).
+Names are kube-controller-manager's (``--controllers``), so ``only={"replicaset"}``
+reads as it would there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kubelite.controllers.base import Controller, ControllerContext
+
+Factory = Callable[[ControllerContext], Controller]
+
+CONTROLLERS: dict[str, Factory] = {}
