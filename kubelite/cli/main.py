@@ -28,7 +28,7 @@ COMMANDS = {
     # runc-compatible
     "oci": "oci",
     # cluster
-    "up": "up", "server": "server",
+    "up": "up", "server": "server", "agent": "agent",
 }
 
 USAGE = """usage: kubelite COMMAND [ARGS...]
@@ -36,6 +36,7 @@ USAGE = """usage: kubelite COMMAND [ARGS...]
 Cluster:
   up [--data-dir /var/lib/kubelite] [--port 6443]      a single-node cluster in the foreground
   server [--data-dir DIR] [--bind-address A] [--port P] [--datastore sqlite|etcd://H:P,...]
+  agent --server URL --token TOKEN [--node-name N] [--data-dir DIR] [--node-ip IP] [--port 10250]
 Containers:
   run [--rm] [-d] [--name N] [-e K=V] [-m 64m] [--cpus 0.5] [--pids-limit N]
       [-v HOST:CTR[:ro]] [-w DIR] [-u UID[:GID]] [--hostname H] [-i] [-t] IMAGE [COMMAND...]

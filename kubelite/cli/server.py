@@ -29,13 +29,14 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str]) -> int:
     args = parse(argv[1:] if argv and argv[0] == "server" else argv)
     load_site_packages()
-    from kubelite.api.server import APIServer, ServerConfig
+    from kubelite.api.server import ServerConfig
+    from kubelite.cli.up import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
     cfg = ServerConfig(data_dir=Path(args.data_dir), bind_address=args.bind_address, port=args.port,
                        datastore=args.datastore, secure=not args.insecure)
-    asyncio.run(APIServer(cfg).serve_forever())
+    asyncio.run(serve(cfg, agent=False))
     return 0
 
 

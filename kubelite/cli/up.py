@@ -18,7 +18,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kubelite.cli.main import load_site_packages
 
@@ -32,16 +32,44 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="kubelite up", description="Run a single-node kubelite cluster.")
     p.add_argument("--data-dir", default="/var/lib/kubelite", help="state, PKI and kubeconfig.yaml live here")
     p.add_argument("--port", type=int, default=6443, help="the API server's HTTPS port")
+    p.add_argument("--node-name", default=None, help="the node's name (default: the host name)")
     return p.parse_args(argv)
 
 
-async def start_embedded(server: APIServer) -> list[Stop]:
-    """Start what runs beside the API server in this process; return how to stop each, in start order.
+async def start_embedded(server: APIServer, node_name: str | None = None) -> list[Stop]:
+    """The node agent in this process, as node ``node_name`` (the host name by default), with its own
+    node token and the cluster CA from the data dir; returns how to stop it (its pods keep running)."""
+    import socket
 
-    Hook for the node agent (next issue): start it here against ``server.url`` with
-    the admin credentials in ``server.config.data_dir`` and append its stop coroutine.
-    """
-    return []
+    from kubelite.agent.agent import Agent, AgentConfig
+    from kubelite.api.client import APIClient
+    from kubelite.api.security.tokens import TokenFile
+
+    data_dir = server.config.data_dir
+    name = (node_name or socket.gethostname()).lower()
+    if not server.config.secure:
+        client = APIClient(server.url)
+        ca = b""
+    else:
+        token = TokenFile.in_data_dir(data_dir).ensure_node_token(name)
+        client = APIClient.with_token(server.url, token, ca_file=data_dir / "pki" / "ca.crt", user_agent="kubelet")
+        ca = (data_dir / "pki" / "ca.crt").read_bytes()
+    host = server.config.bind_address
+    agent = Agent(client, AgentConfig(node_name=name, data_dir=data_dir / "agent", ca_pem=ca,
+                                      node_ip="127.0.0.1" if host in ("", "0.0.0.0", "127.0.0.1") else host,
+                                      port=10250 if server.config.port == 6443 else 0))
+    try:
+        await agent.start()
+    except BaseException:
+        await agent.stop()
+        await client.close()
+        raise
+
+    async def stop() -> None:
+        await agent.stop()
+        await client.close()
+
+    return [stop]
 
 
 def banner(server: APIServer) -> str:
@@ -54,11 +82,22 @@ def banner(server: APIServer) -> str:
             f"Ctrl-C or SIGTERM stops the cluster (its state stays in the data dir).\n")
 
 
-async def run(data_dir: Path, port: int, ready: Callable[[APIServer], None] | None = None) -> None:
+async def run(data_dir: Path, port: int, ready: Callable[[APIServer], None] | None = None,
+              node_name: str | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then stop cleanly; ``ready`` is called once everything is up."""
-    from kubelite.api.server import APIServer, ServerConfig
+    from kubelite.api.server import ServerConfig
 
-    server = APIServer(ServerConfig(data_dir=data_dir, port=port, datastore="sqlite"))
+    await serve(ServerConfig(data_dir=data_dir, port=port, datastore="sqlite"), agent=True, ready=ready,
+                node_name=node_name)
+
+
+async def serve(config: Any, *, agent: bool, ready: Callable[[APIServer], None] | None = None,
+                node_name: str | None = None) -> None:
+    """The API server, the control plane beside it and (``agent``) an embedded node agent, until a signal."""
+    from kubelite.api.server import APIServer
+    from kubelite.cli.controlplane import start_control_plane
+
+    server = APIServer(config)
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -66,7 +105,9 @@ async def run(data_dir: Path, port: int, ready: Callable[[APIServer], None] | No
     stops: list[Stop] = []
     try:
         await server.start()
-        stops = await start_embedded(server)
+        stops = await start_control_plane(server)
+        if agent:
+            stops += await start_embedded(server, node_name)
         if ready is not None:
             ready(server)
         await done.wait()
@@ -87,7 +128,7 @@ def main(argv: list[str]) -> int:
     def ready(server: APIServer) -> None:
         print(banner(server), flush=True)
 
-    asyncio.run(run(Path(args.data_dir), args.port, ready))
+    asyncio.run(run(Path(args.data_dir), args.port, ready, args.node_name))
     print("kubelite: stopped", file=sys.stderr)
     return 0
 

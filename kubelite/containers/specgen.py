@@ -49,6 +49,15 @@ class RunOptions:
     cap_add: list[str] = field(default_factory=list)
     cap_drop: list[str] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)
+    # What the node agent needs beyond docker run's flags (Kubernetes' container fields):
+    # `command` replaces the image's Entrypoint (and then the image's Cmd is dropped), `command` above is `args`.
+    entrypoint_argv: list[str] | None = None
+    namespaces: dict[str, str] = field(default_factory=dict)  # kind -> path of a namespace to join
+    mounts: list[dict[str, Any]] = field(default_factory=list)  # extra OCI mounts (pod volumes)
+    cgroups_path: str | None = None
+    no_new_privileges: bool | None = None  # None: Docker's rule (everything but privileged)
+    oom_score_adj: int | None = None
+    hosts_file: str | None = None  # a pod's shared /etc/hosts, else one is written per container
 
     def check(self) -> None:
         """Everything that can be wrong with the options alone, before anything is made."""
@@ -109,6 +118,8 @@ def build_spec(image_config: dict[str, Any], opts: RunOptions, *, cid: str, root
     if opts.entrypoint is not None:
         entrypoint = [opts.entrypoint] if opts.entrypoint else []
     cmd = opts.command or (cfg.get("Cmd") or [] if opts.entrypoint is None else [])
+    if opts.entrypoint_argv:
+        entrypoint, cmd = list(opts.entrypoint_argv), list(opts.command)
     args = list(entrypoint) + list(cmd)
     if not args:
         raise Invalid("no command specified")
@@ -133,8 +144,11 @@ def build_spec(image_config: dict[str, Any], opts: RunOptions, *, cid: str, root
     proc["user"] = user
     caps = _capabilities(opts)
     proc["capabilities"] = {"bounding": caps, "effective": list(caps), "permitted": list(caps)}
-    proc["noNewPrivileges"] = not opts.privileged
-    spec["hostname"] = hostname
+    proc["noNewPrivileges"] = not opts.privileged if opts.no_new_privileges is None else opts.no_new_privileges
+    if opts.oom_score_adj is not None:
+        proc["oomScoreAdj"] = opts.oom_score_adj
+    if "uts" not in opts.namespaces:  # a joined UTS namespace has its hostname already (the pod's)
+        spec["hostname"] = hostname
     spec["root"] = {"path": rootfs, "readonly": opts.read_only}
 
     os.makedirs(etc_dir, exist_ok=True)
@@ -143,15 +157,20 @@ def build_spec(image_config: dict[str, Any], opts: RunOptions, *, cid: str, root
     with open(os.path.join(etc_dir, "hosts"), "w") as f:
         f.write(f"127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n")
     for name in ("hostname", "hosts"):
+        source = opts.hosts_file if name == "hosts" and opts.hosts_file else os.path.join(etc_dir, name)
         spec["mounts"].append({"destination": f"/etc/{name}", "type": "bind",
-                               "source": os.path.join(etc_dir, name), "options": ["rbind", "rprivate"]})
+                               "source": source, "options": ["rbind", "rprivate"]})
     for v in opts.volumes:
         host, ctr, ro = parse_volume(v)
         spec["mounts"].append({"destination": ctr, "type": "bind", "source": os.path.abspath(host),
                                "options": ["rbind", "rprivate"] + (["ro"] if ro else [])})
+    spec["mounts"].extend(opts.mounts)
 
     linux = spec["linux"]
-    linux["cgroupsPath"] = f"/kubelite/{cid}"
+    linux["cgroupsPath"] = opts.cgroups_path or f"/kubelite/{cid}"
+    for ns in linux["namespaces"]:
+        if ns["type"] in opts.namespaces:
+            ns["path"] = opts.namespaces[ns["type"]]
     # Keep the default spec's device rules (deny all; the runtime appends the standard devices):
     # without them a container with CAP_MKNOD could open any host device. Privileged gets them all.
     resources: dict[str, Any] = {} if opts.privileged else {"devices": linux["resources"]["devices"]}

@@ -1,0 +1,203 @@
+"""The agent's one narrow interface to the container runtime (the role CRI plays for the kubelet).
+
+Everything the pod workers do to containers goes through :class:`PodRuntime`:
+list a node's containers, create-and-start one, stop one, remove one, and the
+sandboxes. Containers are the docker-like engine's containers
+(:mod:`kubelite.containers.engine`), labelled with their pod and node, so the
+agent keeps no state of its own: after a restart it finds its pods' containers
+by their labels and carries on (re-adoption), and ``kubelite ps`` shows them as
+``docker ps`` shows a kubelet's.
+
+The engine's calls block (forks, mounts): they run in threads. Creates go
+through one small pool: forking while many other threads fork is where a
+Python process spends its time in page-table copies, not in parallel work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubelite.agent.sandbox import Sandbox, SandboxManager
+from kubelite.containers.engine import ContainerRecord, ContainerView, Engine
+from kubelite.containers.specgen import RunOptions
+from kubelite.errors import KubeliteError, NotFound
+from kubelite.runtime.container import parse_signal
+
+POD_UID = "io.kubernetes.pod.uid"
+POD_NAME = "io.kubernetes.pod.name"
+POD_NAMESPACE = "io.kubernetes.pod.namespace"
+CONTAINER_NAME = "io.kubernetes.container.name"
+RESTART_COUNT = "io.kubernetes.container.restartCount"
+CONTAINER_HASH = "io.kubernetes.container.hash"
+INIT = "io.kubelite.container.init"
+NODE = "io.kubelite.node"
+
+
+@dataclass
+class ContainerInfo:
+    """One container of a pod as the runtime knows it now."""
+
+    record: ContainerRecord
+    view: ContainerView
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict(self.record.options.get("labels") or {})
+
+    @property
+    def id(self) -> str:
+        return self.record.id
+
+    @property
+    def name(self) -> str:
+        return self.labels.get(CONTAINER_NAME, "")
+
+    @property
+    def pod_uid(self) -> str:
+        return self.labels.get(POD_UID, "")
+
+    @property
+    def attempt(self) -> int:
+        return int(self.labels.get(RESTART_COUNT, "0"))
+
+    @property
+    def spec_hash(self) -> str:
+        return self.labels.get(CONTAINER_HASH, "")
+
+    @property
+    def running(self) -> bool:
+        return self.view.status == "running"
+
+    @property
+    def exited(self) -> bool:
+        return self.view.status == "exited"
+
+    @property
+    def exit_code(self) -> int:
+        return int((self.view.exit or {}).get("exitCode", 0))
+
+    @property
+    def oom_killed(self) -> bool:
+        return bool((self.view.exit or {}).get("oomKilled"))
+
+    @property
+    def started_at(self) -> str:
+        st = self.view.state
+        return (st.started if st is not None else "") or (self.view.exit or {}).get("startedAt", "")
+
+    @property
+    def finished_at(self) -> str:
+        return str((self.view.exit or {}).get("finishedAt", ""))
+
+    @property
+    def log_path(self) -> str:
+        return self.record.log_path
+
+
+class PodRuntime:
+    """Containers and sandboxes of the pods of one node."""
+
+    def __init__(self, node: str, engine: Engine, sandbox_root: Path, create_threads: int = 2) -> None:
+        self.node = node
+        self.engine = engine
+        self.sandboxes = SandboxManager(sandbox_root)
+        self._create_pool = ThreadPoolExecutor(create_threads, thread_name_prefix="pod-create")
+
+    def close(self) -> None:
+        self._create_pool.shutdown(wait=True)
+
+    # --- reading ---------------------------------------------------------------------------------------
+
+    def containers(self, pod_uid: str | None = None) -> list[ContainerInfo]:
+        """This node's containers (of one pod if given), newest first."""
+        out = []
+        for rec in self.engine.records():
+            labels = rec.options.get("labels") or {}
+            if labels.get(NODE) != self.node or (pod_uid is not None and labels.get(POD_UID) != pod_uid):
+                continue
+            try:
+                out.append(ContainerInfo(rec, self.engine.view(rec)))
+            except KubeliteError:
+                continue
+        return out
+
+    def refresh(self, info: ContainerInfo) -> ContainerInfo:
+        return ContainerInfo(info.record, self.engine.view(info.record))
+
+    # --- changing ---------------------------------------------------------------------------------------
+
+    async def start(self, opts: RunOptions) -> ContainerInfo:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._create_pool, self._create_and_start, opts)
+
+    def _create_and_start(self, opts: RunOptions) -> ContainerInfo:
+        rec = self.engine.create(opts)
+        try:
+            self.engine.start(rec)
+        except BaseException:
+            self.engine.remove(rec.id, force=True)
+            raise
+        return ContainerInfo(rec, self.engine.view(rec))
+
+    async def signal(self, info: ContainerInfo, sig: str | int) -> None:
+        await asyncio.to_thread(self._signal, info, parse_signal(sig) if isinstance(sig, str) else sig)
+
+    def _signal(self, info: ContainerInfo, sig: int) -> None:
+        try:
+            if self.engine.view(info.record).status == "running":
+                self.engine.runtime.kill(info.id, sig)
+        except (NotFound, ProcessLookupError):
+            pass
+        except KubeliteError:
+            pass
+
+    async def stop(self, info: ContainerInfo, grace: float, stop_signal: str = "SIGTERM") -> None:
+        """SIGTERM (or the image's stop signal), up to ``grace`` seconds, then SIGKILL; returns once exited."""
+        if not self.refresh(info).running:
+            return
+        await self.signal(info, stop_signal)
+        deadline = time.monotonic() + max(grace, 0)
+        delay = 0.02
+        while time.monotonic() < deadline:
+            if not self.refresh(info).running:
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.25)
+        await self.signal(info, signal.SIGKILL)
+        for _ in range(400):
+            if not self.refresh(info).running:
+                return
+            await asyncio.sleep(0.025)
+
+    async def remove(self, info: ContainerInfo) -> None:
+        await asyncio.to_thread(self._remove, info)
+
+    def _remove(self, info: ContainerInfo) -> None:
+        try:
+            self.engine.remove(info.id, force=True)
+        except NotFound:
+            pass
+
+    # --- sandboxes ----------------------------------------------------------------------------------------
+
+    def sandbox(self, uid: str, hostname: str, hosts: str) -> Sandbox:
+        return self.sandboxes.ensure(uid, hostname, hosts)
+
+    def remove_sandbox(self, uid: str) -> None:
+        self.sandboxes.remove(uid)
+
+
+def labels_for(pod: dict[str, Any], container: dict[str, Any], node: str, attempt: int, spec_hash: str,
+               init: bool) -> dict[str, str]:
+    md = pod["metadata"]
+    out = {POD_UID: md["uid"], POD_NAME: md["name"], POD_NAMESPACE: md.get("namespace", "default"),
+           CONTAINER_NAME: container["name"], RESTART_COUNT: str(attempt), CONTAINER_HASH: spec_hash, NODE: node}
+    if init:
+        out[INIT] = "true"
+    return out
