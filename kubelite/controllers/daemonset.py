@@ -1,0 +1,438 @@
+"""The DaemonSet controller: one pod per eligible node, rolled out node by node (Kubernetes 1.32's ``daemon``).
+
+A sync of one DaemonSet is level-triggered and follows kube's ``syncDaemonSet``:
+
+1. claim pods: owned pods whose labels left the selector are released, orphans
+   matching it are adopted (ownerReferences patches);
+2. group the pods by their *target* node (``spec.nodeName``, else the node named by
+   the pod's required ``metadata.name`` affinity), so an unbound pod already counts;
+3. ``manage``: for every node, :func:`~kubelite.controllers.daemonset_nodes.should_run`
+   says whether a pod belongs there; create the missing ones (pinned by node
+   affinity, bound later by the scheduler), delete failed or surplus ones and those on
+   nodes that no longer qualify;
+4. ``RollingUpdate``: pods whose ``controller-revision-hash`` is not the template's
+   are replaced within ``maxUnavailable`` (delete first) or ``maxSurge`` (create the
+   new pod beside the old, delete the old once the new is available); ``OnDelete``
+   replaces only pods the user deleted;
+5. write the status counters ``kubectl rollout status ds/x`` reads.
+
+A pod being deleted still occupies its node, so a replacement appears only once
+the old pod is gone, as in Kubernetes. Expectations (creates and deletes not yet
+seen by the informer) hold back step 3 so a burst of events cannot double-create
+pods with generated names. Revisions are template hashes (:mod:`.history`).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from kubelite.api.client import resource_path
+from kubelite.api.registry.apps import selector_matches
+from kubelite.controllers.base import NORMAL, WARNING, Controller, ControllerContext
+from kubelite.controllers.daemonset_nodes import add_daemon_tolerations, pin_to_node, should_run, target_node
+from kubelite.controllers.history import REVISION_LABEL, revision_of, template_hash
+from kubelite.errors import NotFound
+
+log = logging.getLogger(__name__)
+
+Obj = dict[str, Any]
+EXPECTATION_TIMEOUT = 60.0  # kube waits 5 minutes for an informer to show a write; ours is local
+
+
+# --- pod helpers (the ones every workload controller shares) -----------------------------------------
+
+def _condition(pod: Obj, kind: str) -> Obj | None:
+    return next((c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == kind), None)
+
+
+def pod_ready(pod: Obj) -> bool:
+    c = _condition(pod, "Ready")
+    return c is not None and c.get("status") == "True"
+
+
+def _parse_time(s: str | None) -> float | None:
+    if not s:
+        return None
+    try:
+        return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def available_in(pod: Obj, min_ready: int, now: float) -> float | None:
+    """0 when the pod is available, the seconds until it will be when ready but young, None when not ready."""
+    if not pod_ready(pod):
+        return None
+    if min_ready <= 0:
+        return 0.0
+    since = _parse_time((_condition(pod, "Ready") or {}).get("lastTransitionTime"))
+    if since is None:
+        return 0.0
+    return max(0.0, since + min_ready - now)
+
+
+def pod_available(pod: Obj, min_ready: int, now: float) -> bool:
+    return available_in(pod, min_ready, now) == 0.0
+
+
+def controller_ref(obj: Obj) -> Obj | None:
+    return next((r for r in (obj.get("metadata") or {}).get("ownerReferences") or [] if r.get("controller")), None)
+
+
+def owner_reference(owner: Obj) -> Obj:
+    md = owner["metadata"]
+    return {"apiVersion": owner.get("apiVersion") or "apps/v1", "kind": owner.get("kind"), "name": md["name"],
+            "uid": md["uid"], "controller": True, "blockOwnerDeletion": True}
+
+
+def scaled_value(v: Any, total: int, round_up: bool) -> int:
+    """``intstr.GetScaledValueFromIntOrPercent``."""
+    if isinstance(v, str) and v.endswith("%"):
+        try:
+            pct = int(v[:-1])
+        except ValueError:
+            return 0
+        return math.ceil(pct * total / 100) if round_up else math.floor(pct * total / 100)
+    try:
+        return int(v or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _created_order(pod: Obj) -> tuple[bool, str, str]:
+    """Kube's ``podByCreationTimestampAndPhase``: bound pods first, then oldest, then by name."""
+    md = pod.get("metadata") or {}
+    return (not (pod.get("spec") or {}).get("nodeName"), md.get("creationTimestamp") or "", md.get("name") or "")
+
+
+def _terminal(pod: Obj) -> bool:
+    return (pod.get("status") or {}).get("phase") in ("Failed", "Succeeded")
+
+
+@dataclass
+class _Expectations:
+    adds: int = 0
+    deletes: set[str] = field(default_factory=set)
+    deadline: float = 0.0
+
+    def satisfied(self) -> bool:
+        return (self.adds <= 0 and not self.deletes) or time.monotonic() > self.deadline
+
+
+class DaemonSetController(Controller):
+    name = "daemonset"
+
+    def __init__(self, ctx: ControllerContext) -> None:
+        super().__init__(ctx)
+        self.dsets = ctx.informers.informer("apps/v1", "daemonsets")
+        self.pods = ctx.informers.pods()
+        self.nodes = ctx.informers.informer("v1", "nodes")
+        self.pods.add_index("daemonset:namespace", lambda p: [str(p["metadata"].get("namespace", ""))])
+        self.dsets.add_handler(lambda et, ds, old: self.enqueue(ds))
+        self.pods.add_handler(self._on_pod)
+        self.nodes.add_handler(self._on_node)
+        self._expect: dict[str, _Expectations] = {}
+        # (ds uid, node) -> when the next failed pod there may be killed, and the current back-off step
+        self._backoff: dict[tuple[str, str], float] = {}
+        self._backoff_step: dict[tuple[str, str], float] = {}
+
+    # --- events --------------------------------------------------------------------------------------
+
+    def _on_pod(self, etype: str, pod: Obj, old: Obj | None) -> None:
+        ref = controller_ref(pod)
+        if ref is not None and ref.get("kind") == "DaemonSet":
+            key = f"{pod['metadata'].get('namespace')}/{ref.get('name')}"
+            exp = self._expect.get(key)
+            if exp is not None:
+                if etype == "ADDED":
+                    exp.adds -= 1
+                if etype == "DELETED" or pod["metadata"].get("deletionTimestamp"):
+                    exp.deletes.discard(pod["metadata"].get("uid", ""))
+            self.enqueue(key)
+            return
+        if etype != "DELETED":  # an orphan: the sets that would adopt it
+            for ds in self._sets_selecting(pod):
+                self.enqueue(ds)
+
+    def _on_node(self, etype: str, node: Obj, old: Obj | None) -> None:
+        if old is not None and etype == "MODIFIED":
+            keep = ("labels",)
+            if all(node["metadata"].get(k) == old["metadata"].get(k) for k in keep) and \
+                    (node.get("spec") or {}) == (old.get("spec") or {}):
+                return  # status heartbeats change nothing about placement
+        for ds in self.dsets.list():
+            self.enqueue(ds)
+
+    def _sets_selecting(self, pod: Obj) -> list[Obj]:
+        ns, labels = pod["metadata"].get("namespace"), pod["metadata"].get("labels") or {}
+        return [ds for ds in self.dsets.list() if ds["metadata"].get("namespace") == ns and
+                selector_matches((ds.get("spec") or {}).get("selector") or {}, labels)]
+
+    # --- sync ----------------------------------------------------------------------------------------
+
+    async def sync(self, key: str) -> None:
+        ds = self.dsets.get(key)
+        if ds is None:
+            self._expect.pop(key, None)
+            return
+        if ds["metadata"].get("deletionTimestamp"):
+            return
+        spec = ds.get("spec") or {}
+        rev = template_hash(spec.get("template") or {}, int((ds.get("status") or {}).get("collisionCount") or 0))
+        pods = await self._claim(ds)
+        by_node: dict[str, list[Obj]] = {}
+        for p in pods:
+            node = target_node(p)
+            if node is not None:
+                by_node.setdefault(node, []).append(p)
+        exp = self._expect.get(key)
+        if exp is None or exp.satisfied():
+            self._expect.pop(key, None)
+            live = {n: [p for p in ps if not (p["metadata"].get("deletionTimestamp") and _terminal(p))]
+                    for n, ps in by_node.items()}
+            live = {n: ps for n, ps in live.items() if ps}
+            deletes, creates = self._manage(ds, live, rev)
+            strategy = spec.get("updateStrategy") or {}
+            if strategy.get("type", "RollingUpdate") == "RollingUpdate" and not deletes and not creates:
+                deletes, creates = self._rolling_update(ds, live, rev)
+            await self._act(key, ds, rev, deletes, creates)
+        await self._update_status(ds, by_node, rev)
+
+    async def _claim(self, ds: Obj) -> list[Obj]:
+        """The pods this set controls after adopting matching orphans and releasing non-matching pods."""
+        md = ds["metadata"]
+        selector = (ds.get("spec") or {}).get("selector") or {}
+        out = []
+        for pod in self.pods.by_index("daemonset:namespace", md.get("namespace", "")):
+            ref = controller_ref(pod)
+            labels = pod["metadata"].get("labels") or {}
+            matches = selector_matches(selector, labels)
+            path = resource_path("v1", "pods", md["namespace"], pod["metadata"]["name"])
+            if ref is not None and ref.get("uid") == md["uid"]:
+                if matches or pod["metadata"].get("deletionTimestamp"):
+                    out.append(pod)
+                    continue
+                refs = [r for r in pod["metadata"].get("ownerReferences") or [] if r.get("uid") != md["uid"]]
+                try:
+                    await self.client.patch(path, {"metadata": {"ownerReferences": refs or None}})
+                except NotFound:
+                    pass
+            elif ref is None and matches and not pod["metadata"].get("deletionTimestamp"):
+                refs = [*(pod["metadata"].get("ownerReferences") or []), owner_reference(ds)]
+                try:
+                    await self.client.patch(path, {"metadata": {"ownerReferences": refs}})
+                except NotFound:
+                    continue
+                out.append(pod)
+        return out
+
+    def _manage(self, ds: Obj, by_node: dict[str, list[Obj]], rev: str) -> tuple[list[Obj], list[str]]:
+        """``(pods to delete, nodes needing a pod)``: kube's ``podsShouldBeOnNode`` over every node."""
+        spec = ds.get("spec") or {}
+        tmpl_spec = (spec.get("template") or {}).get("spec") or {}
+        surge = self._max_surge(ds) > 0
+        deletes: list[Obj] = []
+        creates: list[str] = []
+        nodes = {n["metadata"]["name"]: n for n in self.nodes.list()}
+        for name, node in nodes.items():
+            run, keep = should_run(tmpl_spec, node)
+            pods = by_node.get(name, [])
+            if run and not pods:
+                creates.append(name)
+            elif keep:
+                running = []
+                for p in pods:
+                    if p["metadata"].get("deletionTimestamp"):
+                        continue
+                    if _terminal(p):
+                        if self._may_kill_failed(ds, name, p):
+                            deletes.append(p)
+                    else:
+                        running.append(p)
+                running.sort(key=_created_order)
+                if not surge:
+                    deletes += running[1:]
+                else:
+                    new = [p for p in running if revision_of(p) == rev]
+                    old = [p for p in running if revision_of(p) != rev]
+                    deletes += new[1:] + old[1:]
+            elif pods:
+                deletes += [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+        for name, pods in by_node.items():  # pods pinned to nodes that do not exist
+            if name not in nodes:
+                deletes += [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+        return deletes, creates
+
+    def _may_kill_failed(self, ds: Obj, node: str, pod: Obj) -> bool:
+        """Delete a failed daemon pod, but back off per node so a crashing daemon is not a hot loop."""
+        key = (ds["metadata"]["uid"], node)
+        now = time.monotonic()
+        until = self._backoff.get(key, 0.0)
+        if now < until:
+            self.enqueue_after(ds, until - now)
+            return False
+        step = min(self._backoff_step.get(key, 0.5) * 2, 60.0)
+        self._backoff_step[key] = step
+        self._backoff[key] = now + step
+        self.recorder.event(ds, WARNING, "FailedDaemonPod",
+                            f"Found failed daemon pod {pod['metadata']['namespace']}/{pod['metadata']['name']} "
+                            f"on node {node}, will try to kill it")
+        return True
+
+    def _desired(self, ds: Obj) -> int:
+        tmpl_spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
+        return sum(1 for n in self.nodes.list() if should_run(tmpl_spec, n)[0])
+
+    def _max_surge(self, ds: Obj) -> int:
+        strategy = (ds.get("spec") or {}).get("updateStrategy") or {}
+        ru = strategy.get("rollingUpdate") or {}
+        return scaled_value(ru.get("maxSurge") or 0, self._desired(ds), True)
+
+    def _rolling_update(self, ds: Obj, by_node: dict[str, list[Obj]], rev: str) -> tuple[list[Obj], list[str]]:
+        """Kube's ``rollingUpdate``: replace old pods within maxUnavailable, or surge within maxSurge."""
+        spec = ds.get("spec") or {}
+        ru = (spec.get("updateStrategy") or {}).get("rollingUpdate") or {}
+        desired = self._desired(ds)
+        max_surge = scaled_value(ru.get("maxSurge") or 0, desired, True)
+        max_unavail = scaled_value(ru.get("maxUnavailable", 1), desired, True)
+        if max_surge == 0 and max_unavail == 0:
+            max_unavail = 1
+        min_ready, now = int(spec.get("minReadySeconds") or 0), time.time()
+        tmpl_spec = (spec.get("template") or {}).get("spec") or {}
+        nodes = {n["metadata"]["name"]: n for n in self.nodes.list()}
+
+        def split(pods: list[Obj]) -> tuple[Obj | None, Obj | None, bool]:
+            new = [p for p in pods if not p["metadata"].get("deletionTimestamp") and revision_of(p) == rev]
+            old = [p for p in pods if not p["metadata"].get("deletionTimestamp") and revision_of(p) != rev]
+            return (new[0] if new else None), (old[0] if old else None), len(new) <= 1 and len(old) <= 1
+
+        for pods in by_node.values():
+            for p in pods:
+                wait = available_in(p, min_ready, now)
+                if wait:  # ready but not yet available: look again when it will be
+                    self.enqueue_after(ds, wait + 0.05)
+        if max_surge == 0:
+            unavailable, replace, candidates = 0, [], []
+            for pods in by_node.values():
+                new, old, ok = split(pods)
+                if not ok or (new is None) == (old is None):
+                    unavailable += 1
+                elif new is not None:
+                    unavailable += 0 if pod_available(new, min_ready, now) else 1
+                elif old is not None and not pod_available(old, min_ready, now):
+                    replace.append(old)
+                elif old is not None and unavailable < max_unavail:
+                    candidates.append(old)
+            room = max(0, min(max_unavail - unavailable, len(candidates)))
+            return replace + candidates[:room], []
+        surged, old_deletes, allowed, candidate_nodes = 0, [], [], []
+        for name, pods in by_node.items():
+            new, old, ok = split(pods)
+            if not ok:
+                surged += 1
+                continue
+            if name not in nodes or not should_run(tmpl_spec, nodes[name])[0]:
+                if old is not None:
+                    old_deletes.append(old)
+                continue
+            if old is None:
+                continue
+            if new is None:
+                if not pod_available(old, min_ready, now):
+                    allowed.append(name)
+                elif surged < max_surge:
+                    candidate_nodes.append(name)
+            elif not pod_available(new, min_ready, now):
+                surged += 1
+            else:
+                old_deletes.append(old)
+        room = max(0, min(max_surge - surged, len(candidate_nodes)))
+        return old_deletes, allowed + candidate_nodes[:room]
+
+    # --- writes --------------------------------------------------------------------------------------
+
+    def _new_pod(self, ds: Obj, node: str, rev: str) -> Obj:
+        tmpl = copy.deepcopy((ds.get("spec") or {}).get("template") or {})
+        md, spec = tmpl.get("metadata") or {}, tmpl.get("spec") or {}
+        labels = {**(md.get("labels") or {}), REVISION_LABEL: rev,
+                  "pod-template-generation": str(ds["metadata"].get("generation", 1))}
+        add_daemon_tolerations(spec)
+        pin_to_node(spec, node)
+        meta = {"generateName": f"{ds['metadata']['name']}-", "namespace": ds["metadata"]["namespace"],
+                "labels": labels, "ownerReferences": [owner_reference(ds)]}
+        if md.get("annotations"):
+            meta["annotations"] = md["annotations"]
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+
+    async def _act(self, key: str, ds: Obj, rev: str, deletes: list[Obj], creates: list[str]) -> None:
+        if not deletes and not creates:
+            return
+        ns = ds["metadata"]["namespace"]
+        exp = _Expectations(len(creates), {p["metadata"]["uid"] for p in deletes},
+                            time.monotonic() + EXPECTATION_TIMEOUT)
+        self._expect[key] = exp
+        for node in creates:
+            try:
+                pod = await self.client.create(resource_path("v1", "pods", ns), self._new_pod(ds, node, rev))
+            except Exception as e:
+                exp.adds -= 1
+                self.recorder.event(ds, WARNING, "FailedCreate", f"Error creating: {e}")
+                raise
+            self.recorder.event(ds, NORMAL, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
+        for pod in deletes:
+            name = pod["metadata"]["name"]
+            try:
+                await self.client.delete(resource_path("v1", "pods", ns, name),
+                                         {"preconditions": {"uid": pod["metadata"]["uid"]}})
+            except NotFound:
+                exp.deletes.discard(pod["metadata"]["uid"])
+                continue
+            except Exception as e:
+                exp.deletes.discard(pod["metadata"]["uid"])
+                self.recorder.event(ds, WARNING, "FailedDelete", f"Error deleting: {e}")
+                raise
+            self.recorder.event(ds, NORMAL, "SuccessfulDelete", f"Deleted pod: {name}")
+
+    async def _update_status(self, ds: Obj, by_node: dict[str, list[Obj]], rev: str) -> None:
+        spec = ds.get("spec") or {}
+        tmpl_spec = (spec.get("template") or {}).get("spec") or {}
+        min_ready, now = int(spec.get("minReadySeconds") or 0), time.time()
+        desired = current = ready = available = updated = mis = 0
+        for node in self.nodes.list():
+            run, _ = should_run(tmpl_spec, node)
+            pods = sorted(by_node.get(node["metadata"]["name"], []), key=_created_order)
+            if not run:
+                mis += 1 if pods else 0
+                continue
+            desired += 1
+            if not pods:
+                continue
+            current += 1
+            ready += 1 if pod_ready(pods[0]) else 0
+            available += 1 if pod_available(pods[0], min_ready, now) else 0
+            updated += 1 if revision_of(pods[0]) == rev else 0
+        old = ds.get("status") or {}
+        status = {**old, "desiredNumberScheduled": desired, "currentNumberScheduled": current,
+                  "numberMisscheduled": mis, "numberReady": ready, "numberAvailable": available,
+                  "updatedNumberScheduled": updated, "observedGeneration": ds["metadata"].get("generation", 1)}
+        status["numberUnavailable"] = desired - available
+        if not status["numberUnavailable"]:
+            status.pop("numberUnavailable")
+        if status == old:
+            return
+        md = ds["metadata"]
+        try:
+            await self.client.patch(resource_path("apps/v1", "daemonsets", md["namespace"], md["name"], "status"),
+                                    {"status": {**{k: None for k in old if k not in status}, **status}})
+        except NotFound:
+            pass
+
+    async def stop(self) -> None:
+        await super().stop()
+        self._expect.clear()

@@ -1,0 +1,194 @@
+"""The DaemonSet controller through kubectl: placement by selector and taints, rolling updates, status, events.
+
+Nodes are Node objects; :mod:`tests.controllers.nodesim` binds the pods to the
+nodes their affinity names and makes them Ready, as a scheduler and kubelets would.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from kubelite.controllers.daemonset_nodes import target_node
+from tests.controllers.conftest import ControllerHarness
+from tests.controllers.nodesim import fake_nodes, node_object, simulate
+
+# `kubelite server` now runs every registered controller itself: none in-process, or two would race.
+CONTROLLERS: set[str] = set()
+Obj = dict[str, Any]
+_ids = itertools.count()
+
+
+def ds_yaml(name: str, image: str = "busybox:1", *, node_selector: dict[str, str] | None = None,
+            strategy: Obj | None = None, tolerations: list[Obj] | None = None) -> str:
+    spec: Obj = {"containers": [{"name": "c", "image": image}], "terminationGracePeriodSeconds": 30}
+    if node_selector:
+        spec["nodeSelector"] = node_selector
+    if tolerations:
+        spec["tolerations"] = tolerations
+    ds: Obj = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name},
+               "spec": {"selector": {"matchLabels": {"app": name}},
+                        "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}}
+    if strategy:
+        ds["spec"]["updateStrategy"] = strategy
+    return json.dumps(ds)
+
+
+@pytest.fixture
+def names() -> Iterator[list[str]]:
+    """Node names unique to the test (nodes are cluster-wide and every test's DaemonSets see them)."""
+    i = next(_ids)
+    yield [f"ds{i}-n{k}" for k in range(3)]
+
+
+def pods_by_node(h: ControllerHarness, ns: str, app: str) -> dict[str, list[Obj]]:
+    out: dict[str, list[Obj]] = {}
+    for p in h.pods(ns, f"app={app}"):
+        out.setdefault(target_node(p) or "", []).append(p)
+    return out
+
+
+def live(pods: list[Obj]) -> list[Obj]:
+    return [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+
+
+def image_of(pod: Obj) -> str:
+    return str(pod["spec"]["containers"][0]["image"])
+
+
+def test_one_pod_per_matching_node(controllers: ControllerHarness, ns: str, names: list[str]) -> None:
+    h = controllers
+    a, b, c = names
+    with fake_nodes(h, node_object(a, {"role": f"{ns}-x"}),
+                    node_object(b, {"role": f"{ns}-x"}, taints=[{"key": "dedicated", "value": "db",
+                                                                  "effect": "NoSchedule"}]),
+                    node_object(c, {"role": f"{ns}-y"})), simulate(h, ns, names):
+        h.ok("-n", ns, "apply", "-f", "-", input=ds_yaml("agent", node_selector={"role": f"{ns}-x"}))
+        h.ok("-n", ns, "rollout", "status", "ds/agent", "--timeout=60s")
+        by_node = pods_by_node(h, ns, "agent")
+        assert sorted(by_node) == [a]  # b's taint is not tolerated, c's label does not match
+        pod = by_node[a][0]
+        assert pod["spec"]["nodeName"] == a
+        assert pod["metadata"]["name"].startswith("agent-")
+        assert pod["metadata"]["labels"]["controller-revision-hash"]
+        ref = pod["metadata"]["ownerReferences"][0]
+        assert (ref["kind"], ref["name"], ref["controller"]) == ("DaemonSet", "agent", True)
+        terms = pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert terms == {"nodeSelectorTerms": [{"matchFields": [
+            {"key": "metadata.name", "operator": "In", "values": [a]}]}]}
+        tolerated = {(t["key"], t["effect"]) for t in pod["spec"]["tolerations"]}
+        assert {("node.kubernetes.io/unschedulable", "NoSchedule"), ("node.kubernetes.io/not-ready", "NoExecute"),
+                ("node.kubernetes.io/disk-pressure", "NoSchedule")} <= tolerated
+        st = h.json("-n", ns, "get", "ds", "agent")["status"]
+        assert st["desiredNumberScheduled"] == st["currentNumberScheduled"] == st["numberReady"] == 1
+        assert st["numberMisscheduled"] == 0
+
+        # A node that starts matching gets a pod; one that stops matching loses it.
+        h.ok("label", "node", c, f"role={ns}-x", "--overwrite")
+        h.wait_for(lambda: c in pods_by_node(h, ns, "agent"), "a pod on the relabelled node")
+        h.ok("label", "node", a, f"role={ns}-z", "--overwrite")
+        h.wait_for(lambda: a not in pods_by_node(h, ns, "agent"), "the pod leaves the node that no longer matches")
+
+        # A tolerated taint lets it in; NoSchedule alone keeps running pods, NoExecute evicts them.
+        h.ok("-n", ns, "apply", "-f", "-", input=ds_yaml("agent", node_selector={"role": f"{ns}-x"}, tolerations=[
+            {"key": "dedicated", "operator": "Equal", "value": "db", "effect": "NoSchedule"}]))
+        h.wait_for(lambda: b in pods_by_node(h, ns, "agent"), "a pod on the node whose taint is now tolerated")
+        h.ok("taint", "node", c, "maintenance=now:NoSchedule")
+        h.ok("taint", "node", c, "evict=now:NoExecute")
+        h.wait_for(lambda: c not in pods_by_node(h, ns, "agent"), "the pod evicted by the NoExecute taint")
+        h.ok("-n", ns, "rollout", "status", "ds/agent", "--timeout=60s")
+
+        # Cordoning does not matter to daemons (they tolerate node.kubernetes.io/unschedulable).
+        h.ok("cordon", b)
+        h.ok("-n", ns, "delete", "pod", live(pods_by_node(h, ns, "agent")[b])[0]["metadata"]["name"])
+        h.wait_for(lambda: [p for p in live(pods_by_node(h, ns, "agent").get(b, []))
+                            if p["spec"].get("nodeName") == b], "the daemon pod back on the cordoned node")
+
+        out = h.ok("-n", ns, "get", "ds", "agent")
+        assert out.split("\n")[0].split()[:6] == ["NAME", "DESIRED", "CURRENT", "READY", "UP-TO-DATE", "AVAILABLE"]
+        described = h.ok("-n", ns, "describe", "ds", "agent")
+        assert "SuccessfulCreate" in described and "Created pod: agent-" in described
+        assert "SuccessfulDelete" in described
+        h.ok("-n", ns, "delete", "ds", "agent")
+
+
+def test_rolling_update_within_max_unavailable(controllers: ControllerHarness, ns: str, names: list[str]) -> None:
+    h = controllers
+    with fake_nodes(h, *(node_object(n, {"pool": ns}) for n in names)), simulate(h, ns, names) as sim:
+        h.ok("-n", ns, "apply", "-f", "-", input=ds_yaml("web", node_selector={"pool": ns}))
+        h.ok("-n", ns, "rollout", "status", "ds/web", "--timeout=60s")
+        old_hash = h.pods(ns, "app=web")[0]["metadata"]["labels"]["controller-revision-hash"]
+
+        sim.hold = lambda pod: image_of(pod) == "busybox:2"  # new pods start but never turn Ready
+        h.ok("-n", ns, "set", "image", "ds/web", "c=busybox:2")
+        new = h.wait_for(lambda: [p for p in h.pods(ns, "app=web") if image_of(p) == "busybox:2"], "a new pod")
+        # maxUnavailable=1 (the default): one node at a time, so the other two still run the old pods.
+        assert len(new) == 1
+        old = [p for p in live(h.pods(ns, "app=web")) if image_of(p) == "busybox:1"]
+        assert len(old) == 2
+        assert new[0]["metadata"]["labels"]["controller-revision-hash"] != old_hash
+        r = h.kubectl("-n", ns, "rollout", "status", "ds/web", "--timeout=1s")
+        assert r.returncode != 0 and "1 out of 3 new pods have been updated" in r.stdout + r.stderr
+
+        sim.hold = lambda pod: False
+        sim.poke()
+        h.ok("-n", ns, "rollout", "status", "ds/web", "--timeout=60s")
+        pods = live(h.pods(ns, "app=web"))
+        assert sorted(target_node(p) or "" for p in pods) == sorted(names)
+        assert {image_of(p) for p in pods} == {"busybox:2"}
+        st = h.json("-n", ns, "get", "ds", "web")["status"]
+        assert st["updatedNumberScheduled"] == st["numberAvailable"] == 3
+        h.ok("-n", ns, "delete", "ds", "web")
+
+
+def test_surge_starts_the_new_pod_beside_the_old(controllers: ControllerHarness, ns: str, names: list[str]) -> None:
+    h = controllers
+    strategy = {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    with fake_nodes(h, *(node_object(n, {"pool": ns}) for n in names)), simulate(h, ns, names) as sim:
+        h.ok("-n", ns, "apply", "-f", "-", input=ds_yaml("px", node_selector={"pool": ns}, strategy=strategy))
+        h.ok("-n", ns, "rollout", "status", "ds/px", "--timeout=60s")
+        sim.hold = lambda pod: image_of(pod) == "busybox:2"
+        h.ok("-n", ns, "set", "image", "ds/px", "c=busybox:2")
+        new = h.wait_for(lambda: [p for p in h.pods(ns, "app=px") if image_of(p) == "busybox:2"], "a surge pod")
+        node = target_node(new[0])
+        # The old pod on that node keeps serving until the new one is available.
+        assert sorted(image_of(p) for p in live(pods_by_node(h, ns, "px")[node or ""])) == ["busybox:1", "busybox:2"]
+        assert len(live(h.pods(ns, "app=px"))) == 4
+        sim.hold = lambda pod: False
+        sim.poke()
+        h.ok("-n", ns, "rollout", "status", "ds/px", "--timeout=60s")
+        h.wait_for(lambda: len(h.pods(ns, "app=px")) == 3, "the old pods gone")
+        assert {image_of(p) for p in h.pods(ns, "app=px")} == {"busybox:2"}
+        h.ok("-n", ns, "delete", "ds", "px")
+
+
+def test_on_delete_and_failed_pods(controllers: ControllerHarness, ns: str, names: list[str]) -> None:
+    h = controllers
+    with fake_nodes(h, *(node_object(n, {"pool": ns}) for n in names[:2])), simulate(h, ns, names[:2]):
+        h.ok("-n", ns, "apply", "-f", "-", input=ds_yaml("od", node_selector={"pool": ns},
+                                                         strategy={"type": "OnDelete"}))
+        h.wait_for(lambda: h.json("-n", ns, "get", "ds", "od").get("status", {}).get("numberAvailable") == 2,
+                   "two available pods")
+        h.ok("-n", ns, "set", "image", "ds/od", "c=busybox:2")
+        h.wait_for(lambda: h.json("-n", ns, "get", "ds", "od")["status"].get("updatedNumberScheduled") == 0,
+                   "the new template observed and counted as not rolled out")
+        st = h.json("-n", ns, "get", "ds", "od")
+        assert st["status"]["observedGeneration"] == st["metadata"]["generation"]
+        assert {image_of(p) for p in h.pods(ns, "app=od")} == {"busybox:1"}  # OnDelete: nothing replaced
+        victim = pods_by_node(h, ns, "od")[names[0]][0]["metadata"]["name"]
+        h.ok("-n", ns, "delete", "pod", victim)
+        h.wait_for(lambda: [image_of(p) for p in live(pods_by_node(h, ns, "od").get(names[0], []))] == ["busybox:2"],
+                   "the deleted pod replaced from the new template")
+
+        # A failed daemon pod is deleted and replaced (a kubelet would report the phase).
+        failed = pods_by_node(h, ns, "od")[names[1]][0]["metadata"]["name"]
+        h.ok("-n", ns, "patch", "pod", failed, "--subresource=status", "--type=merge",
+             "-p", '{"status":{"phase":"Failed"}}')
+        h.wait_for(lambda: [p["metadata"]["name"] for p in live(pods_by_node(h, ns, "od").get(names[1], []))
+                            if p["metadata"]["name"] != failed], "a replacement for the failed pod")
+        assert "FailedDaemonPod" in h.ok("-n", ns, "get", "events", "--field-selector", "involvedObject.name=od")
+        h.ok("-n", ns, "delete", "ds", "od")
