@@ -101,8 +101,8 @@ class ProbeManager:
         await run_post_start(self.agent, w, c, info, hook)
 
     async def pre_stop_and_stop(self, w: PodWorker, info: ContainerInfo, grace: float) -> None:
-        spec = next((c for c in [*(w.pod.get("spec") or {}).get("containers") or [],
-                                 *(w.pod.get("spec") or {}).get("initContainers") or []]
+        pod_spec = w.pod.get("spec") or {}
+        spec = next((c for c in [*(pod_spec.get("containers") or []), *(pod_spec.get("initContainers") or [])]
                      if c["name"] == info.name), {})
         hook = (spec.get("lifecycle") or {}).get("preStop")
         if hook:

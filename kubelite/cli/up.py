@@ -51,7 +51,7 @@ async def start_embedded(server: APIServer, node_name: str | None = None) -> lis
         client = APIClient(server.url)
         ca = b""
     else:
-        token = TokenFile.in_data_dir(data_dir).ensure_node_token(name)
+        token = TokenFile.in_data_dir(data_dir).ensure_node_token(name)  # made before the server started
         client = APIClient.with_token(server.url, token, ca_file=data_dir / "pki" / "ca.crt", user_agent="kubelet")
         ca = (data_dir / "pki" / "ca.crt").read_bytes()
     host = server.config.bind_address
@@ -98,6 +98,17 @@ async def serve(config: Any, *, agent: bool, ready: Callable[[APIServer], None] 
     from kubelite.cli.controlplane import start_control_plane
 
     server = APIServer(config)
+    if config.secure:
+        # The server reads its tokens when it starts: make the agents' tokens first.
+        import socket
+
+        from kubelite.api.security.tokens import TokenFile
+
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        tokens = TokenFile.in_data_dir(config.data_dir)
+        tokens.ensure_node_token()
+        if agent:
+            tokens.ensure_node_token((node_name or socket.gethostname()).lower())
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -147,8 +147,10 @@ def build_spec(image_config: dict[str, Any], opts: RunOptions, *, cid: str, root
     proc["noNewPrivileges"] = not opts.privileged if opts.no_new_privileges is None else opts.no_new_privileges
     if opts.oom_score_adj is not None:
         proc["oomScoreAdj"] = opts.oom_score_adj
-    if "uts" not in opts.namespaces:  # a joined UTS namespace has its hostname already (the pod's)
+    if "uts" not in opts.namespaces:
         spec["hostname"] = hostname
+    else:  # a joined UTS namespace has its host name already (the pod's)
+        spec.pop("hostname", None)
     spec["root"] = {"path": rootfs, "readonly": opts.read_only}
 
     os.makedirs(etc_dir, exist_ok=True)

@@ -19,7 +19,7 @@ from typing import Any
 from kubelite.errors import Conflict, NotFound, SystemFailure
 from kubelite.runtime import syscalls as sc
 from kubelite.runtime.cgroups import CgroupManager
-from kubelite.runtime.init import _setup_terminal_fd, become, exec_process, reset_signals, send
+from kubelite.runtime.init import _setup_terminal_fd, become, early_seccomp, exec_process, reset_signals, send
 from kubelite.runtime.launcher import _recv, close_other_fds
 from kubelite.runtime.spec import env_dict
 from kubelite.runtime.state import ContainerState, Status
@@ -138,10 +138,11 @@ def _exec(process: dict[str, Any], sock: socket.socket, seccomp_program: Any) ->
         os.setsid()
         if process.get("terminal"):
             _setup_terminal_fd(sock)
+        program = early_seccomp(process, seccomp_program)
         path, args, env = become(process)
         send(sock, {"ready": True})
         sock.close()
-        exec_process(process, path, args, env, seccomp_program)
+        exec_process(process, path, args, env, program)
     except BaseException as e:  # noqa: BLE001
         try:
             send(sock, {"error": e.strerror if isinstance(e, OSError) and e.strerror else str(e)})

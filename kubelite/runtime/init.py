@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import contextlib
 import os
 import resource
 import shutil
@@ -94,6 +95,9 @@ def container_init(cfg: InitConfig) -> None:
     except BaseException as e:  # noqa: BLE001 - everything must reach the parent as a message
         try:
             send(cfg.sync, {"error": _describe(e)})
+        except BaseException:  # noqa: BLE001 - the parent stopped listening (we were ready): stderr is left
+            with contextlib.suppress(OSError):
+                os.write(2, f"kubelite: {_describe(e)}\n".encode())
         finally:
             os._exit(1)
 
@@ -155,6 +159,7 @@ def _init(cfg: InitConfig) -> None:
             raise ValueError(f"unknown rlimit {rl.get('type')}")
         resource.setrlimit(RLIMITS[rl["type"]], (rl.get("soft", 0), rl.get("hard", 0)))
 
+    program = early_seccomp(proc, cfg.seccomp_program)
     path, args, env = become(proc)
 
     send(cfg.sync, {"ready": True})
@@ -165,7 +170,19 @@ def _init(cfg: InitConfig) -> None:
         os.close(fd)
         os.close(fifo_fd)
     cfg.sync.close()
-    exec_process(proc, path, args, env, cfg.seccomp_program)
+    exec_process(proc, path, args, env, program)
+
+
+def early_seccomp(proc: dict[str, Any], program: Any) -> Any:
+    """Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the process is about to drop: load
+    it now, before :func:`become` (runc does the same; the profile allows what is left to do). Returns the
+    program still to load at exec time, if any."""
+    if program is None or proc.get("noNewPrivileges"):
+        return program
+    from kubelite.runtime import seccomp
+
+    seccomp.install(program)
+    return None
 
 
 def become(proc: dict[str, Any]) -> tuple[str, list[str], dict[str, str]]:
