@@ -6,6 +6,10 @@ server sees one list+watch per resource however many controllers read it, and
 every controller reads the same cache. :meth:`SharedInformers.start` starts all of
 them and returns when each has its first list, the moment controllers may trust
 their caches; an informer asked for later is started by the next ``start``.
+
+Every informer comes with two indexes controllers keep needing: ``namespace``
+(objects of one namespace) and ``controller`` (objects by the uid of their
+controlling ownerReference).
 """
 
 from __future__ import annotations
@@ -13,7 +17,20 @@ from __future__ import annotations
 import asyncio
 
 from kubelite.api.client import APIClient, resource_path
-from kubelite.api.informer import Informer
+from kubelite.api.informer import Informer, Obj
+
+NAMESPACE_INDEX = "namespace"
+CONTROLLER_INDEX = "controller"
+
+
+def _namespace(obj: Obj) -> list[str]:
+    ns = (obj.get("metadata") or {}).get("namespace")
+    return [ns] if ns else []
+
+
+def _controller_uid(obj: Obj) -> list[str]:
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return [str(r.get("uid")) for r in refs if r.get("controller")][:1]
 
 
 class SharedInformers:
@@ -28,6 +45,8 @@ class SharedInformers:
         inf = self._informers.get(path)
         if inf is None:
             inf = Informer(self.client, path, name=f"{api_version}/{plural}")
+            inf.add_index(NAMESPACE_INDEX, _namespace)
+            inf.add_index(CONTROLLER_INDEX, _controller_uid)
             self._informers[path] = inf
         return inf
 

@@ -9,6 +9,8 @@ garbage collector, Jobs, DaemonSets...):
   background thread of the test process. A test module picks what runs by
   module attributes: ``CONTROLLERS = {"replicaset", "deployment"}`` (default:
   every registered controller) and ``CONTROLLER_OPTIONS = ControllerOptions(...)``.
+  The server itself runs no controllers (``KUBELITE_CONTROLLERS=-*``), so the
+  in-process ones are the only ones acting.
 - ``ns`` (function scope) is a fresh namespace per test, so tests of one module
   share the server without seeing each other's objects.
 - No node agent runs: :meth:`ControllerHarness.make_ready` stands in for the
@@ -24,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import os
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -35,7 +38,7 @@ import pytest
 
 from kubelite.api.client import APIClient, resource_path
 from kubelite.api.informer import Informer
-from kubelite.controllers.manager import start_controllers
+from kubelite.controllers.manager import ENV, start_controllers
 from kubelite.controllers.options import ControllerOptions
 from kubelite.errors import KubeliteError
 from tests.api.conftest import Cluster, start_cluster, stop_cluster
@@ -144,7 +147,15 @@ def controllers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     only: set[str] | None = getattr(request.module, "CONTROLLERS", None)
     options: ControllerOptions | None = getattr(request.module, "CONTROLLER_OPTIONS", None)
     data: Path = tmp_path_factory.mktemp("controllers") / "data"
-    cluster = start_cluster(data)
+    saved = os.environ.get(ENV)
+    os.environ[ENV] = "-*"  # the server's own controllers would race ours
+    try:
+        cluster = start_cluster(data)
+    finally:
+        if saved is None:
+            os.environ.pop(ENV)
+        else:
+            os.environ[ENV] = saved
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="controllers", daemon=True)
     thread.start()
