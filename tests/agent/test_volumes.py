@@ -219,10 +219,38 @@ def test_secret_and_projected_volumes_live_on_their_own_tmpfs(pods: Path) -> Non
     assert (proj / "token").read_text() == "token-for-sa--3607"
     assert (proj / "ca.crt").read_text() == "CERT" and (proj / "auth/user").read_text() == "admin"
     assert (proj / "namespace").read_text() == "ns" and (proj / "mem").read_text() == "64"
+    st = os.statvfs(sec)
+    assert st.f_blocks * st.f_frsize == 64 << 20  # sized to the pod's memory limit, below the node's
     run(vm.setup(pod, lookup))  # idempotent: the tmpfs is not stacked a second time
     assert mounts_under(sec) == [str(sec)]
     vm.teardown(UID)
     assert not mounts_under(pods) and not (pods / UID).exists()
+
+
+def test_fs_group_owns_volume_content(pods: Path) -> None:
+    lookup = Lookup()
+    lookup.set_configmap("cfg", {"a": "1"})
+    lookup.set_secret("s", {"key": b"k"})
+    vm = VolumeManager(pods)
+    pod = make_pod([{"name": "cfg", "configMap": {"name": "cfg", "items": [{"key": "a", "path": "d/a"}]}},
+                    {"name": "s", "secret": {"secretName": "s", "defaultMode": 0o400}},
+                    {"name": "tok", "projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}},
+                    {"name": "scratch", "emptyDir": {}}])
+    pod["spec"]["securityContext"] = {"fsGroup": 4321}
+
+    def owner(p: Path) -> tuple[int, int]:
+        st = os.stat(p)
+        return st.st_gid, stat.S_IMODE(st.st_mode)
+
+    run(vm.setup(pod, lookup))
+    cfg = vol_dir(pods, "configmap", "cfg")
+    assert owner(cfg / "d/a") == (4321, 0o644)
+    assert owner(cfg / "d") == (4321, 0o2755) and owner(cfg / generation(cfg)) == (4321, 0o2755)
+    assert owner(vol_dir(pods, "secret", "s") / "key") == (4321, 0o440)  # 0400 plus group read
+    assert owner(vol_dir(pods, "projected", "tok") / "token") == (4321, 0o640)
+    assert owner(vol_dir(pods, "empty-dir", "scratch")) == (4321, 0o2777)
+    assert run(vm.refresh(pod, lookup)) is False  # ownership is part of "unchanged"
+    vm.teardown(UID)
 
 
 def test_downward_api_volume(pods: Path) -> None:

@@ -78,13 +78,26 @@ def _parents(p: str) -> set[str]:
     return out
 
 
-def _same(path: Path, proj: FileProjection) -> bool:
+def _same(path: Path, proj: FileProjection, group: int | None) -> bool:
     try:
         st = path.lstat()
-        return (stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == proj.mode
-                and path.read_bytes() == proj.data)
+        return (stat.S_ISREG(st.st_mode) and stat.S_IMODE(st.st_mode) == effective_mode(proj.mode, group)
+                and (group is None or st.st_gid == group) and path.read_bytes() == proj.data)
     except OSError:
         return False
+
+
+def effective_mode(mode: int, group: int | None, is_dir: bool = False) -> int:
+    """MODE once an fsGroup owns the file: the kubelet adds group read (and x, setgid on directories)."""
+    if group is None:
+        return mode
+    return mode | (0o2550 if is_dir else 0o440)
+
+
+def _own_dir(path: Path, mode: int, group: int | None) -> None:
+    if group is not None:
+        os.chown(path, -1, group)
+    path.chmod(effective_mode(mode, group, is_dir=True))
 
 
 def _new_generation(target: Path) -> Path:
@@ -95,12 +108,15 @@ def _new_generation(target: Path) -> Path:
             d.mkdir()
         except FileExistsError:
             continue
-        d.chmod(0o755)  # group and others must be able to traverse it whatever the umask
         return d
 
 
-def write(target: Path, payload: dict[str, FileProjection]) -> bool:
-    """Make TARGET hold exactly PAYLOAD (relative path -> file); True when anything changed on disk."""
+def write(target: Path, payload: dict[str, FileProjection], group: int | None = None) -> bool:
+    """Make TARGET hold exactly PAYLOAD (relative path -> file); True when anything changed on disk.
+
+    GROUP is the pod's fsGroup: every file and directory is given to it with group read access before
+    the swap, so a reader never sees a generation it cannot read.
+    """
     for p in payload:
         validate_path(p)
     files = {clean(p): v for p, v in payload.items()}
@@ -115,23 +131,29 @@ def write(target: Path, payload: dict[str, FileProjection]) -> bool:
     stale: set[str] = set()
     if old_dir is not None and old_dir.is_dir():
         stale = _existing(old_dir) - wanted
-        if not stale and all(_same(old_dir / p, v) for p, v in files.items()):
+        if not stale and all(_same(old_dir / p, v, group) for p, v in files.items()):
             _link_visible(target, files)  # repairs a half-finished earlier write; a no-op normally
             return False
 
+    _own_dir(target, stat.S_IMODE(target.stat().st_mode), group)
     new_dir = _new_generation(target)
     try:
+        _own_dir(new_dir, 0o755, group)
         for p, proj in files.items():
             full = new_dir / p
-            full.parent.mkdir(parents=True, exist_ok=True)
+            for parent in reversed(full.relative_to(new_dir).parents[:-1]):
+                if not (new_dir / parent).is_dir():
+                    (new_dir / parent).mkdir()
+                    _own_dir(new_dir / parent, 0o755, group)
             fd = os.open(full, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, proj.mode)
             try:
                 view = memoryview(proj.data)
                 while view:
                     view = view[os.write(fd, view):]
-                os.fchmod(fd, proj.mode)  # open(2) applied the umask; the user asked for this exact mode
-                if proj.uid is not None:
-                    os.fchown(fd, proj.uid, -1)
+                if proj.uid is not None or group is not None:
+                    os.fchown(fd, -1 if proj.uid is None else proj.uid, -1 if group is None else group)
+                # After chown, which clears setuid bits; and open(2) applied the umask to the mode we asked.
+                os.fchmod(fd, effective_mode(proj.mode, group))
             finally:
                 os.close(fd)
         tmp_link = target / DATA_TMP

@@ -69,6 +69,27 @@ def _uid(pod: Mapping[str, Any]) -> str:
     return uid
 
 
+def fs_group(pod: Mapping[str, Any]) -> int | None:
+    group = ((pod.get("spec") or {}).get("securityContext") or {}).get("fsGroup")
+    return None if group is None else int(group)
+
+
+def pod_memory_limit(pod: Mapping[str, Any]) -> int | None:
+    """The pod cgroup's memory limit, as the kubelet sizes it: None unless every container has one."""
+    spec = pod.get("spec") or {}
+    total, init_max = 0, 0
+    for key in ("containers", "initContainers"):
+        for c in spec.get(key) or []:
+            limit = ((c.get("resources") or {}).get("limits") or {}).get("memory")
+            if limit is None or quantity(limit) == 0:
+                return None
+            if key == "containers":
+                total += int(quantity(limit))
+            else:
+                init_max = max(init_max, int(quantity(limit)))
+    return max(total, init_max) or None
+
+
 def _check_uid(uid: str) -> None:
     if not uid or "/" in uid or uid in (".", "..") or "\0" in uid:
         raise Invalid(f"invalid pod uid {uid!r}")
@@ -152,20 +173,28 @@ class VolumeManager:
             medium = src.get("medium") or ""
             if medium == "Memory":
                 if not mounts.is_mount_point(path):
-                    size = None
-                    if src.get("sizeLimit") is not None:
-                        try:
-                            size = int(quantity(src["sizeLimit"]))
-                        except FieldError as e:
-                            raise VolumeInvalid(name, str(e)) from None
-                    mounts.mount_tmpfs(path, size, 0o777)
+                    mounts.mount_tmpfs(path, self._tmpfs_size(pod, name, src.get("sizeLimit")), 0o777)
             elif medium:
                 raise VolumeInvalid(name, f"emptyDir medium {medium!r} is not supported on this node")
-            path.chmod(0o777)  # an emptyDir is writable by every user of the pod, as in Kubernetes
+            group = fs_group(pod)
+            if group is not None:
+                os.chown(path, -1, group)
+            # An emptyDir is writable by every user of the pod, as in Kubernetes.
+            path.chmod(0o777 if group is None else 0o2777)
             return
         if kind in ON_TMPFS and not mounts.is_mount_point(path):
-            mounts.mount_tmpfs(path)
+            mounts.mount_tmpfs(path, self._tmpfs_size(pod, name, None))
         await self._render(pod, volume, lookup)
+
+    def _tmpfs_size(self, pod: Mapping[str, Any], name: str, size_limit: object) -> int | None:
+        """The smallest of the node's memory, the pod's memory limit and the volume's sizeLimit (kubelet rule)."""
+        try:
+            sizes = [int(quantity(v)) for v in (self.allocatable.get("memory"), size_limit) if v is not None]
+            sizes += [v for v in (pod_memory_limit(pod),) if v is not None]
+        except FieldError as e:
+            raise VolumeInvalid(name, str(e)) from None
+        sizes = [v for v in sizes if v > 0]
+        return min(sizes) if sizes else None
 
     async def _render(self, pod: dict[str, Any], volume: Mapping[str, Any], lookup: ObjectLookup) -> bool:
         name = str(volume.get("name", ""))
@@ -180,7 +209,7 @@ class VolumeManager:
         else:
             payload = await projected_payload(name, src, pod, lookup, self.allocatable)
         try:
-            return atomic_writer.write(self.volume_dir(pod, volume), payload)
+            return atomic_writer.write(self.volume_dir(pod, volume), payload, fs_group(pod))
         except atomic_writer.PayloadError as e:
             raise VolumeInvalid(name, str(e)) from None
 

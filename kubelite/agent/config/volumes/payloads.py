@@ -129,6 +129,8 @@ async def _token_payload(volume: str, src: Mapping[str, Any], pod: Mapping[str, 
     token = await lookup.service_account_token(dict(pod), src.get("audience") or "",
                                                int(src.get("expirationSeconds") or 3600))
     mode = DEFAULT_MODE if default_mode is None else default_mode
+    if ((pod.get("spec") or {}).get("securityContext") or {}).get("fsGroup") is not None:
+        mode = 0o600  # the kubelet's rule: with an fsGroup a token is readable by owner and (then) group only
     return {src.get("path", "token"): FileProjection(token.encode(), mode)}
 
 
