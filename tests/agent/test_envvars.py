@@ -201,3 +201,8 @@ def test_subpath_expr() -> None:
     assert subpath_expr("logs/$(POD)", [("POD", "web-1")]) == "logs/web-1"
     with pytest.raises(ConfigError, match="missing value for A, B"):
         subpath_expr("$(B)/$(A)/$(C)", [("A", ""), ("C", "c")])
+
+
+def test_malformed_container_gets_an_error_not_a_traceback() -> None:
+    err = error_of(pod(env=[{"name": "X", "valueFrom": {"fieldRef": "metadata.name"}}]))
+    assert err.message.startswith("invalid container environment: ")

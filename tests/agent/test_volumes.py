@@ -290,6 +290,10 @@ def test_downward_api_volume(pods: Path) -> None:
      "unsupported fieldPath: spec.nodeName"),
     ({"persistentVolumeClaim": {"claimName": "data"}}, VolumeInvalid,
      "volume type 'persistentVolumeClaim' is not supported on this node"),
+    ({"configMap": {"name": "cfg", "defaultMode": "rw"}}, VolumeInvalid,
+     "invalid mode 'rw': must be a number between 0 and 0777 (octal), both inclusive"),
+    ({"emptyDir": {"medium": "Memory", "sizeLimit": "lots"}}, VolumeInvalid,
+     "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': 'lots'"),
 ])
 def test_volume_errors_use_the_kubelet_wording(pods: Path, volume: dict[str, Any], error: type[Exception],
                                                 message: str) -> None:

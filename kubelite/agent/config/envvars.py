@@ -72,9 +72,18 @@ async def container_env(pod: dict[str, Any], container: dict[str, Any], lookup: 
     ``node_allocatable`` ({"cpu": "2", "memory": "4Gi", ...}) is what a limitless container reports;
     ``warnings`` receives (reason, message) pairs for events.
     """
+    try:
+        return await _resolve(pod, container, lookup, node_ip, service_env or {}, pod_ips, node_allocatable, warnings)
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        # The API validates pods; this is for hand-made ones, which get an error instead of a traceback.
+        raise config_error(f"invalid container environment: {e}") from None
+
+
+async def _resolve(pod: dict[str, Any], container: dict[str, Any], lookup: ObjectLookup, node_ip: str,
+                   services: dict[str, str], pod_ips: list[str] | None, node_allocatable: Mapping[str, str] | None,
+                   warnings: list[Warning_] | None) -> list[tuple[str, str]]:
     ns = (pod.get("metadata") or {}).get("namespace") or "default"
     objects = _Objects(lookup, ns)
-    services = service_env or {}
     env: dict[str, str] = {}
     expand_ref = mapping_for(env, services)
 

@@ -10,7 +10,7 @@ them without knowing this package.
 
 from __future__ import annotations
 
-from kubelite.errors import Invalid, KubeliteError, NotFound
+from kubelite.errors import Invalid, KubeliteError, NotFound, SystemFailure
 
 CREATE_CONTAINER_CONFIG_ERROR = "CreateContainerConfigError"
 
@@ -45,3 +45,7 @@ class VolumeNotFound(VolumeError, NotFound):
 
 class VolumeInvalid(VolumeError, Invalid):
     """The volume is malformed or the host does not match it (a hostPath type check, a missing key)."""
+
+
+class VolumeSystemFailure(VolumeError, SystemFailure):
+    """The kernel refused something while making the volume (a mount, a write on a full tmpfs)."""

@@ -28,12 +28,12 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kubelite.agent.config.envvars import subpath_expr
-from kubelite.agent.config.errors import VolumeError, VolumeInvalid, config_error
+from kubelite.agent.config.errors import VolumeError, VolumeInvalid, VolumeSystemFailure, config_error
 from kubelite.agent.config.fieldpath import FieldError, host_allocatable, quantity
 from kubelite.agent.config.lookup import ObjectLookup
 from kubelite.agent.config.volumes import atomic_writer, hostpath, mounts
@@ -45,6 +45,7 @@ from kubelite.agent.config.volumes.payloads import (
 )
 from kubelite.errors import Invalid, SystemFailure
 
+T = TypeVar("T")
 PLUGINS = {
     "configMap": "kubernetes.io~configmap", "secret": "kubernetes.io~secret",
     "emptyDir": "kubernetes.io~empty-dir", "downwardAPI": "kubernetes.io~downward-api",
@@ -132,7 +133,7 @@ class VolumeManager:
         errors: list[VolumeError] = []
         for volume in (pod.get("spec") or {}).get("volumes") or []:
             try:
-                await self._setup_one(pod, volume, lookup)
+                await _guarded(volume, self._setup_one(pod, volume, lookup))
             except VolumeError as e:
                 errors.append(e)
         if errors:
@@ -150,7 +151,7 @@ class VolumeManager:
             try:
                 if volume_kind(volume) not in PROJECTED or not self.volume_dir(pod, volume).is_dir():
                     continue
-                changed |= await self._render(pod, volume, lookup)
+                changed |= await _guarded(volume, self._render(pod, volume, lookup))
             except VolumeError as e:
                 errors.append(e)
         if errors:
@@ -271,6 +272,9 @@ class VolumeManager:
             elif not target.exists():
                 target.touch()
             mounts.bind_fd(fd, target)
+        except OSError as e:
+            raise config_error(f'failed to prepare subPath for volumeMount "{vname}" of container "{cname}": '
+                               f"{e.strerror or e}") from None
         finally:
             os.close(fd)
         return target
@@ -286,6 +290,18 @@ class VolumeManager:
         shutil.rmtree(d, ignore_errors=True)
         if d.exists():
             raise SystemFailure(f"cannot remove {d}")
+
+
+async def _guarded(volume: Mapping[str, Any], work: Coroutine[Any, Any, T]) -> T:
+    """Malformed sources and kernel refusals become VolumeErrors, so a pod worker reports and retries."""
+    name = str(volume.get("name", "")) if isinstance(volume, Mapping) else ""
+    try:
+        return await work
+    except OSError as e:
+        where = f" {e.filename}" if e.filename else ""
+        raise VolumeSystemFailure(name, f"{e.strerror or e}:{where}".rstrip(":")) from None
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        raise VolumeInvalid(name, f"invalid volume source: {e}") from None
 
 
 def _open_beneath(base: str, rel: str, mode: int) -> int:

@@ -25,6 +25,16 @@ DEFAULT_MODE = 0o644
 Payload = dict[str, FileProjection]
 
 
+def file_mode(volume: str, value: object, default: int = DEFAULT_MODE) -> int:
+    """A defaultMode or item mode, checked as the API does."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0o777:
+        raise VolumeInvalid(volume, f"invalid mode {value!r}: must be a number between 0 and 0777 (octal), "
+                                    "both inclusive")
+    return value
+
+
 def _b64(volume: str, value: str) -> bytes:
     try:
         return base64.b64decode(value, validate=True)
@@ -43,11 +53,11 @@ def _key_data(volume: str, kind: str, obj: Mapping[str, Any]) -> dict[str, bytes
 
 
 async def object_payload(volume: str, kind: str, source: Mapping[str, Any], namespace: str,
-                         lookup: ObjectLookup, default_mode: int | None) -> Payload:
+                         lookup: ObjectLookup, default_mode: object) -> Payload:
     """A configMap or secret volume (or projected source): KIND is "configmap" or "secret"."""
     name = source.get("name" if kind == "configmap" else "secretName", "") or source.get("name", "")
     optional = bool(source.get("optional"))
-    mode = DEFAULT_MODE if default_mode is None else default_mode
+    mode = file_mode(volume, default_mode)
     obj = await (lookup.configmap(namespace, name) if kind == "configmap" else lookup.secret(namespace, name))
     if obj is None:
         if not optional:
@@ -66,14 +76,13 @@ async def object_payload(volume: str, kind: str, source: Mapping[str, Any], name
             what = "configmap references non-existent config key" if kind == "configmap" else \
                 "references non-existent secret key"
             raise VolumeInvalid(volume, f"{what}: {key}")
-        m = item.get("mode")
-        payload[item.get("path", "")] = FileProjection(data[key], mode if m is None else int(m))
+        payload[item.get("path", "")] = FileProjection(data[key], file_mode(volume, item.get("mode"), mode))
     return payload
 
 
 def downward_payload(volume: str, items: list[Mapping[str, Any]], pod: Mapping[str, Any],
-                     default_mode: int | None, allocatable: Mapping[str, str]) -> Payload:
-    mode = DEFAULT_MODE if default_mode is None else default_mode
+                     default_mode: object, allocatable: Mapping[str, str]) -> Payload:
+    mode = file_mode(volume, default_mode)
     payload: Payload = {}
     errors: list[str] = []
     for item in items:
@@ -86,8 +95,7 @@ def downward_payload(volume: str, items: list[Mapping[str, Any]], pod: Mapping[s
                 value = resource_value(item["resourceFieldRef"], pod, None, allocatable)
         except FieldError as e:
             errors.append(str(e))
-        m = item.get("mode")
-        payload[item.get("path", "")] = FileProjection(value.encode(), mode if m is None else int(m))
+        payload[item.get("path", "")] = FileProjection(value.encode(), file_mode(volume, item.get("mode"), mode))
     if errors:
         raise VolumeInvalid(volume, _aggregate(errors))
     return payload
@@ -123,12 +131,12 @@ async def projected_payload(volume: str, source: Mapping[str, Any], pod: Mapping
 
 
 async def _token_payload(volume: str, src: Mapping[str, Any], pod: Mapping[str, Any], lookup: ObjectLookup,
-                         default_mode: int | None) -> Payload:
+                         default_mode: object) -> Payload:
     if not isinstance(lookup, TokenLookup):
         raise VolumeInvalid(volume, "service account tokens are not available on this node")
     token = await lookup.service_account_token(dict(pod), src.get("audience") or "",
                                                int(src.get("expirationSeconds") or 3600))
-    mode = DEFAULT_MODE if default_mode is None else default_mode
+    mode = file_mode(volume, default_mode)
     if ((pod.get("spec") or {}).get("securityContext") or {}).get("fsGroup") is not None:
         mode = 0o600  # the kubelet's rule: with an fsGroup a token is readable by owner and (then) group only
     return {src.get("path", "token"): FileProjection(token.encode(), mode)}
