@@ -22,3 +22,6 @@ class ControllerOptions:
     node_monitor_grace_period: float = 40.0
     # Default tolerationSeconds for the not-ready/unreachable taints (DefaultTolerationSeconds admission).
     default_toleration_seconds: int = 300
+    # Job (F2): replacements for failed pods wait this long, doubling per failure up to the max (kube: 10 s, 6 min).
+    job_backoff_base: float = 10.0
+    job_backoff_max: float = 360.0

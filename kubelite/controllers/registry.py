@@ -12,7 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kubelite.controllers.base import Controller, ControllerContext
+from kubelite.controllers.garbagecollector import GarbageCollector
+from kubelite.controllers.job import JobController
 
 Factory = Callable[[ControllerContext], Controller]
 
-CONTROLLERS: dict[str, Factory] = {}
+CONTROLLERS: dict[str, Factory] = {
+    "garbagecollector": GarbageCollector,
+    "job": JobController,
+}

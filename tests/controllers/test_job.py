@@ -1,0 +1,146 @@
+"""The Job controller through kubectl: pods, counting, completion, backoff limit, deadline, TTL, cascading delete.
+
+No node agent runs: the tests play the kubelet by writing pods' phase through
+``pods/status`` (:func:`finish`). The replacement back-off is shortened so a
+failing Job does not take kube's 10 s per failure.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kubelite.api.client import resource_path
+from kubelite.controllers.options import ControllerOptions
+from tests.controllers.conftest import ControllerHarness
+
+CONTROLLERS = {"job", "garbagecollector"}
+CONTROLLER_OPTIONS = ControllerOptions(job_backoff_base=0.2, job_backoff_max=1.0)
+Obj = dict[str, Any]
+
+
+def job_yaml(name: str, **spec: Any) -> str:
+    tmpl = {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}}
+    return json.dumps({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+                       "spec": {"template": tmpl, **spec}})
+
+
+def job_pods(h: ControllerHarness, ns: str, name: str) -> list[Obj]:
+    return h.pods(ns, f"batch.kubernetes.io/job-name={name}")
+
+
+def live(pods: list[Obj]) -> list[Obj]:
+    return [p for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+            and not p["metadata"].get("deletionTimestamp")]
+
+
+def finish(h: ControllerHarness, ns: str, pod: Obj, phase: str) -> None:
+    h.run(h.client.patch(resource_path("v1", "pods", ns, pod["metadata"]["name"], "status"),
+                         {"status": {"phase": phase}}))
+
+
+def job(h: ControllerHarness, ns: str, name: str) -> Obj:
+    return h.json("-n", ns, "get", "job", name)
+
+
+def conditions(j: Obj) -> dict[str, str]:
+    return {c["type"]: c["reason"] for c in (j.get("status") or {}).get("conditions") or []
+            if c["status"] == "True"}
+
+
+def test_kubectl_create_job_runs_to_completion(controllers: ControllerHarness, ns: str) -> None:
+    h = controllers
+    h.ok("-n", ns, "create", "job", "hello", "--image=busybox", "--", "true")
+    pods = h.wait_for(lambda: job_pods(h, ns, "hello"), "the job's pod")
+    assert len(pods) == 1
+    md = pods[0]["metadata"]
+    j = job(h, ns, "hello")
+    uid = j["metadata"]["uid"]
+    assert md["labels"]["job-name"] == md["labels"]["batch.kubernetes.io/job-name"] == "hello"
+    assert md["labels"]["controller-uid"] == md["labels"]["batch.kubernetes.io/controller-uid"] == uid
+    assert md["finalizers"] == ["batch.kubernetes.io/job-tracking"]
+    assert md["ownerReferences"][0]["uid"] == uid and md["ownerReferences"][0]["controller"] is True
+    h.wait_for(lambda: job(h, ns, "hello").get("status", {}).get("active") == 1, "status.active 1")
+    assert job(h, ns, "hello")["status"].get("startTime")
+    finish(h, ns, pods[0], "Succeeded")
+    h.ok("-n", ns, "wait", "--for=condition=complete", "job/hello", "--timeout=30s")
+    j = job(h, ns, "hello")
+    assert conditions(j) == {"SuccessCriteriaMet": "CompletionsReached", "Complete": "CompletionsReached"}
+    assert j["status"]["succeeded"] == 1 and j["status"]["active"] == 0 and j["status"].get("completionTime")
+    assert j["status"]["uncountedTerminatedPods"] == {}
+    h.wait_for(lambda: not job_pods(h, ns, "hello")[0]["metadata"].get("finalizers"), "tracking finalizer gone")
+    out = h.wait_for(lambda: (o := h.ok("-n", ns, "describe", "job", "hello")) and "Completed" in o and o,
+                     "events in describe")
+    assert "SuccessfulCreate" in out and "Created pod: hello-" in out
+    assert "Complete" in h.ok("-n", ns, "get", "job", "hello")
+
+
+def test_completions_and_parallelism(controllers: ControllerHarness, ns: str) -> None:
+    h = controllers
+    h.ok("-n", ns, "create", "-f", "-", input=job_yaml("par", completions=3, parallelism=2))
+    seen: set[str] = set()
+    for done in range(3):
+        running = h.wait_for(lambda: live(job_pods(h, ns, "par")), "running pods")
+        want = min(2, 3 - done)
+        h.wait_for(lambda w=want: len(live(job_pods(h, ns, "par"))) == w, f"{want} running pods")  # type: ignore[misc]
+        running = live(job_pods(h, ns, "par"))
+        seen.update(p["metadata"]["name"] for p in running)
+        finish(h, ns, running[0], "Succeeded")
+        h.wait_for(lambda d=done: job(h, ns, "par").get("status", {}).get("succeeded") == d + 1,  # type: ignore[misc]
+                   f"{done + 1} succeeded")
+    h.ok("-n", ns, "wait", "--for=condition=complete", "job/par", "--timeout=30s")
+    assert len(job_pods(h, ns, "par")) == 3 == len(seen)
+    assert "3/3" in h.ok("-n", ns, "get", "job", "par")
+
+
+def test_backoff_limit(controllers: ControllerHarness, ns: str) -> None:
+    h = controllers
+    h.ok("-n", ns, "create", "-f", "-", input=job_yaml("flaky", backoffLimit=1))
+    for attempt in range(2):
+        pod = h.wait_for(lambda: live(job_pods(h, ns, "flaky")), f"attempt {attempt + 1}")[0]
+        finish(h, ns, pod, "Failed")
+        h.wait_for(lambda a=attempt: job(h, ns, "flaky").get("status", {}).get("failed") == a + 1,  # type: ignore[misc]
+                   f"{attempt + 1} failed")
+    h.ok("-n", ns, "wait", "--for=condition=failed", "job/flaky", "--timeout=30s")
+    j = job(h, ns, "flaky")
+    assert conditions(j) == {"FailureTarget": "BackoffLimitExceeded", "Failed": "BackoffLimitExceeded"}
+    assert j["status"]["failed"] == 2 and len(job_pods(h, ns, "flaky")) == 2
+    assert "completionTime" not in j["status"]
+    out = h.wait_for(lambda: (o := h.ok("-n", ns, "describe", "job", "flaky")) and "BackoffLimitExceeded" in o,
+                     "event in describe")
+    assert out
+
+
+def test_active_deadline(controllers: ControllerHarness, ns: str) -> None:
+    h = controllers
+    h.ok("-n", ns, "create", "-f", "-", input=job_yaml("slow", activeDeadlineSeconds=1, parallelism=2,
+                                                        completions=4))
+    h.ok("-n", ns, "wait", "--for=condition=failed", "job/slow", "--timeout=30s")
+    j = job(h, ns, "slow")
+    assert conditions(j)["Failed"] == "DeadlineExceeded"
+    assert j["status"]["active"] == 0
+    h.wait_for(lambda: not job_pods(h, ns, "slow"), "the running pods deleted")
+
+
+def test_ttl_after_finished_deletes_job_and_pods(controllers: ControllerHarness, ns: str) -> None:
+    h = controllers
+    h.ok("-n", ns, "create", "-f", "-", input=job_yaml("brief", ttlSecondsAfterFinished=1))
+    pod = h.wait_for(lambda: job_pods(h, ns, "brief"), "the pod")[0]
+    finish(h, ns, pod, "Succeeded")
+    h.wait_for(lambda: "NotFound" in h.kubectl("-n", ns, "get", "job", "brief").stderr, "the job deleted")
+    h.wait_for(lambda: not job_pods(h, ns, "brief"), "its pod collected")
+
+
+def test_delete_job_cascades(controllers: ControllerHarness, ns: str) -> None:
+    h = controllers
+    h.ok("-n", ns, "create", "-f", "-", input=job_yaml("bg", parallelism=2, completions=2))
+    h.wait_for(lambda: len(job_pods(h, ns, "bg")) == 2, "two pods")
+    h.ok("-n", ns, "delete", "job", "bg")
+    h.wait_for(lambda: not job_pods(h, ns, "bg"), "pods deleted (tracking finalizers released)")
+    h.ok("-n", ns, "create", "-f", "-", input=job_yaml("kept"))
+    h.wait_for(lambda: job_pods(h, ns, "kept"), "its pod")
+    h.ok("-n", ns, "delete", "job", "kept", "--cascade=orphan")
+    pods = job_pods(h, ns, "kept")
+    assert len(pods) == 1
+    h.wait_for(lambda: not job_pods(h, ns, "kept")[0]["metadata"].get("finalizers"), "orphan released")
+    assert not job_pods(h, ns, "kept")[0]["metadata"].get("ownerReferences")
