@@ -290,6 +290,7 @@ def test_downward_api_volume(pods: Path) -> None:
      "unsupported fieldPath: spec.nodeName"),
     ({"persistentVolumeClaim": {"claimName": "data"}}, VolumeInvalid,
      "volume type 'persistentVolumeClaim' is not supported on this node"),
+    ({"hostPath": {"path": "relative/dir"}}, VolumeInvalid, "hostPath 'relative/dir' must be an absolute path"),
     ({"configMap": {"name": "cfg", "defaultMode": "rw"}}, VolumeInvalid,
      "invalid mode 'rw': must be a number between 0 and 0777 (octal), both inclusive"),
     ({"emptyDir": {"medium": "Memory", "sizeLimit": "lots"}}, VolumeInvalid,
@@ -454,6 +455,9 @@ def test_mounts_for_rejects_what_cannot_be_mounted(pods: Path) -> None:
 
 def test_teardown_of_unknown_or_bad_uid(pods: Path) -> None:
     vm = VolumeManager(pods)
+    with pytest.raises(VolumeInvalid, match="invalid volume name '../../escape'"):
+        run(vm.setup(make_pod([{"name": "../../escape", "emptyDir": {}}]), Lookup()))
+    assert not (pods.parent / "escape").exists()
     vm.teardown("never-existed")
     with pytest.raises(Exception, match="invalid pod uid"):
         vm.teardown("../etc")

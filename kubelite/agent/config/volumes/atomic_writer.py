@@ -168,8 +168,12 @@ def write(target: Path, payload: dict[str, FileProjection], group: int | None = 
     for p in stale:
         if "/" not in p:
             (target / p).unlink(missing_ok=True)
-    if old_dir is not None and old_dir.name != new_dir.name:
-        shutil.rmtree(old_dir, ignore_errors=True)
+    for entry in os.listdir(target):
+        # The previous generation, and any a crash left between writing and swapping.
+        if entry.startswith("..") and entry not in (DATA, DATA_TMP, new_dir.name):
+            path = target / entry
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
     return True
 
 

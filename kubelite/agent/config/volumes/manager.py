@@ -115,9 +115,15 @@ class VolumeManager:
     def volume_dir(self, pod: Mapping[str, Any], volume: Mapping[str, Any]) -> Path:
         """Where a volume's content is on the host (a hostPath volume is its own path)."""
         kind = volume_kind(volume)
+        name = str(volume.get("name", ""))
         if kind == "hostPath":
-            return Path(volume["hostPath"].get("path", ""))
-        return self.pod_dir(_uid(pod)) / "volumes" / PLUGINS[kind] / str(volume.get("name", ""))
+            path = str(volume["hostPath"].get("path") or "")
+            if not path.startswith("/"):
+                raise VolumeInvalid(name, f"hostPath {path!r} must be an absolute path")
+            return Path(path)
+        if not name or "/" in name or name in (".", "..") or "\0" in name:
+            raise VolumeInvalid(name, f"invalid volume name {name!r}")
+        return self.pod_dir(_uid(pod)) / "volumes" / PLUGINS[kind] / name
 
     def pod_uids(self) -> list[str]:
         """Pods with a directory here, mounted or not: what an agent restart must adopt or clean."""
