@@ -394,6 +394,7 @@ def test_mounts_for_containers(pods: Path, tmp_path: Path) -> None:
     (tmp_path / "logs").mkdir()
     vm = VolumeManager(pods)
     mounts = [
+        {"name": "made", "mountPath": "/var/log/app"},  # listed first, mounted after its parent
         {"name": "cfg", "mountPath": "/etc/app", "readOnly": True},
         {"name": "cfg", "mountPath": "/etc/app.conf", "subPath": "app.conf"},
         {"name": "logs", "mountPath": "/var/log", "mountPropagation": "HostToContainer"},
@@ -401,24 +402,28 @@ def test_mounts_for_containers(pods: Path, tmp_path: Path) -> None:
     ]
     pod = make_pod([{"name": "cfg", "configMap": {"name": "cfg"}},
                     {"name": "logs", "hostPath": {"path": str(tmp_path / "logs")}},
-                    {"name": "scratch", "emptyDir": {}}], mounts)
+                    {"name": "scratch", "emptyDir": {}},
+                    {"name": "made", "hostPath": {"path": str(tmp_path / "made/by/us")}}], mounts)
     run(vm.setup(pod, lookup))
     out = vm.mounts_for(pod, pod["spec"]["containers"][0], env=[("POD_NAME", "web")])
     sub = pods / UID / "volume-subpaths"
     assert out == [
+        {"destination": "/work", "type": "bind", "source": str(sub / "scratch/main/4"),
+         "options": ["rbind", "rprivate", "rw"]},
         {"destination": "/etc/app", "type": "bind", "source": str(vol_dir(pods, "configmap", "cfg")),
          "options": ["rbind", "rprivate", "ro"]},
-        {"destination": "/etc/app.conf", "type": "bind", "source": str(sub / "cfg/main/1"),
+        {"destination": "/etc/app.conf", "type": "bind", "source": str(sub / "cfg/main/2"),
          "options": ["rbind", "rprivate", "rw"]},
         {"destination": "/var/log", "type": "bind", "source": str(tmp_path / "logs"),
          "options": ["rbind", "rslave", "rw"]},
-        {"destination": "/work", "type": "bind", "source": str(sub / "scratch/main/3"),
+        {"destination": "/var/log/app", "type": "bind", "source": str(tmp_path / "made/by/us"),
          "options": ["rbind", "rprivate", "rw"]},
     ]
+    assert (tmp_path / "made/by/us").is_dir()  # an unchecked hostPath that is missing becomes a directory
     # The subPath binds are the resolved files themselves: the key's content, a fresh directory.
-    assert (sub / "cfg/main/1").read_text() == "v1" and (sub / "cfg/main/1").is_file()
+    assert (sub / "cfg/main/2").read_text() == "v1" and (sub / "cfg/main/2").is_file()
     assert (vol_dir(pods, "empty-dir", "scratch") / "web/out").is_dir()
-    assert str(sub / "cfg/main/1") in mounts_under(pods)
+    assert str(sub / "cfg/main/2") in mounts_under(pods)
     # Again, as for a restarted container: the binds are replaced, not stacked.
     vm.mounts_for(pod, pod["spec"]["containers"][0], env=[("POD_NAME", "web")])
     assert len(mounts_under(sub)) == 2

@@ -240,7 +240,13 @@ class VolumeManager:
             except VolumeError as e:
                 raise config_error(e.detail) from None
             if not os.path.lexists(source):
-                raise config_error(f'volume "{vname}" is not set up for container "{cname}"')
+                if volume_kind(volumes[vname]) != "hostPath":
+                    raise config_error(f'volume "{vname}" is not set up for container "{cname}"')
+                # An unchecked hostPath that does not exist is made a directory, as containerd's CRI does.
+                try:
+                    source.mkdir(0o755, parents=True, exist_ok=True)
+                except OSError as e:
+                    raise config_error(f"failed to mkdir {source}: {e.strerror or e}") from None
             sub = vm.get("subPath") or ""
             if vm.get("subPathExpr"):
                 sub = subpath_expr(vm["subPathExpr"], env or [])
@@ -251,7 +257,8 @@ class VolumeManager:
                 raise config_error(f"invalid mountPropagation {propagation!r} for volumeMount {vname!r}")
             out.append({"destination": vm.get("mountPath", ""), "type": "bind", "source": str(source),
                         "options": ["rbind", PROPAGATION[propagation], "ro" if vm.get("readOnly") else "rw"]})
-        return out
+        # Parents before children, so /data never hides /data/cache whatever order the pod lists them in.
+        return sorted(out, key=lambda m: len([p for p in os.path.normpath(m["destination"]).split("/") if p]))
 
     def _subpath(self, uid: str, vname: str, cname: str, index: int, volume_path: Path, sub: str,
                  vm: Mapping[str, Any]) -> Path:
