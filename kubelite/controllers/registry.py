@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from kubelite.controllers.base import Controller, ControllerContext
+from kubelite.controllers.cronjob import CronJobController
 from kubelite.controllers.garbagecollector import GarbageCollector
 from kubelite.controllers.job import JobController
 
 Factory = Callable[[ControllerContext], Controller]
 
 CONTROLLERS: dict[str, Factory] = {
+    "cronjob": CronJobController,
     "garbagecollector": GarbageCollector,
     "job": JobController,
 }
