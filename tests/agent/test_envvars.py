@@ -152,12 +152,23 @@ def test_field_refs() -> None:
     assert env["HOST"] == "192.168.9.9" and env["IP"] == "10.1.1.1" and env["IPS"] == "10.1.1.1"
 
 
+def test_host_ips_from_status_when_the_agent_gives_none() -> None:
+    p = pod(env=[{"name": "H", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIPs"}}}])
+    p["status"]["hostIPs"] = [{"ip": "192.168.1.2"}, {"ip": "fd00::2"}]
+    assert env_of(p) == [("H", "192.168.1.2,fd00::2")]
+
+
 @pytest.mark.parametrize(("path", "message"), [
     ("spec.hostname", "unsupported fieldPath: spec.hostname"),
     ("metadata.name['x']", "fieldPath \"metadata.name['x']\" does not support subscript"),
 ])
 def test_bad_field_ref(path: str, message: str) -> None:
     assert error_of(pod(env=[{"name": "X", "valueFrom": {"fieldRef": {"fieldPath": path}}}])).message == message
+
+
+def test_field_ref_api_version() -> None:
+    ref = {"fieldPath": "metadata.name", "apiVersion": "v2"}
+    assert error_of(pod(env=[{"name": "X", "valueFrom": {"fieldRef": ref}}])).message == "unsupported pod version: v2"
 
 
 def test_resource_field_refs_with_divisors_and_node_defaults() -> None:

@@ -61,6 +61,12 @@ class Lookup:
         return f"token-for-{pod['spec'].get('serviceAccountName')}-{audience}-{expiration_seconds}"
 
 
+class ObjectsOnly(Lookup):
+    """A lookup that cannot mint tokens (it has no service_account_token)."""
+
+    service_account_token = None  # type: ignore[assignment]
+
+
 def make_pod(volumes: list[dict[str, Any]], mounts: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     return {"metadata": {"name": "web", "namespace": "ns", "uid": UID, "labels": {"app": "web", "z": "last"},
                          "annotations": {"a": 'q"uote'}},
@@ -288,6 +294,8 @@ def test_downward_api_volume(pods: Path) -> None:
      '[configmap "x" not found, secret "y" not found]'),
     ({"downwardAPI": {"items": [{"path": "p", "fieldRef": {"fieldPath": "spec.nodeName"}}]}}, VolumeInvalid,
      "unsupported fieldPath: spec.nodeName"),
+    ({"projected": {"sources": [{"serviceAccountToken": {"path": "token"}}]}}, VolumeInvalid,
+     "service account tokens are not available on this node"),
     ({"persistentVolumeClaim": {"claimName": "data"}}, VolumeInvalid,
      "volume type 'persistentVolumeClaim' is not supported on this node"),
     ({"hostPath": {"path": "relative/dir"}}, VolumeInvalid, "hostPath 'relative/dir' must be an absolute path"),
@@ -298,7 +306,7 @@ def test_downward_api_volume(pods: Path) -> None:
 ])
 def test_volume_errors_use_the_kubelet_wording(pods: Path, volume: dict[str, Any], error: type[Exception],
                                                 message: str) -> None:
-    lookup = Lookup()
+    lookup = ObjectsOnly()
     lookup.set_configmap("cfg", {"a": "1"})
     lookup.set_secret("s", {"a": b"1"})
     vm = VolumeManager(pods)
