@@ -96,14 +96,14 @@ class LeaderElector:
                 return False
             self._observe(spec)
             return True
-        spec = dict(lease.get("spec") or {})
+        spec: Obj = dict(lease.get("spec") or {})
         self._observe(spec)
         holder = spec.get("holderIdentity") or ""
         ours = holder == self.identity
         held_for = float(spec.get("leaseDurationSeconds") or duration)
         if holder and not ours and time.monotonic() < self._observed_at + held_for:
             return False  # someone else holds it and it has not expired by our clock
-        new = {**spec, "holderIdentity": self.identity, "leaseDurationSeconds": duration, "renewTime": now}
+        new: Obj = {**spec, "holderIdentity": self.identity, "leaseDurationSeconds": duration, "renewTime": now}
         if not ours:
             new["acquireTime"] = now
             new["leaseTransitions"] = int(spec.get("leaseTransitions") or 0) + 1
