@@ -86,7 +86,7 @@ class LeaderElector:
         try:
             lease = await self.client.get(self.path)
         except NotFound:
-            spec = {"holderIdentity": self.identity, "leaseDurationSeconds": duration, "acquireTime": now,
+            spec: Obj = {"holderIdentity": self.identity, "leaseDurationSeconds": duration, "acquireTime": now,
                     "renewTime": now, "leaseTransitions": 0}
             body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                     "metadata": {"name": self.name, "namespace": self.config.namespace}, "spec": spec}
@@ -96,7 +96,7 @@ class LeaderElector:
                 return False
             self._observe(spec)
             return True
-        spec: Obj = dict(lease.get("spec") or {})
+        spec = dict(lease.get("spec") or {})
         self._observe(spec)
         holder = spec.get("holderIdentity") or ""
         ours = holder == self.identity
