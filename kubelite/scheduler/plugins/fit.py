@@ -1,0 +1,52 @@
+"""NodeResourcesFit: does the node have room for the pod's requests (and one more pod)?
+
+The node's sums of requests are kept current by the cache (bound and assumed
+pods alike), so a check is a handful of integer comparisons. Every missing
+resource is one reason, as Kubernetes reports them: "Insufficient cpu",
+"Insufficient memory", "Too many pods". Preemption can help, so the rejection
+is resolvable. Pods nominated to a node by an earlier preemption count against
+it for pods of lower or equal priority, so the room they freed is not taken
+by someone else.
+"""
+
+from __future__ import annotations
+
+from kubelite.scheduler.framework import CycleState, Status, unschedulable
+from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo
+
+NAME = "NodeResourcesFit"
+
+
+class Fit:
+    name = NAME
+
+    def __init__(self, nominated: dict[str, dict[str, PodInfo]] | None = None) -> None:
+        # node name -> pods nominated there (shared with the scheduler, which fills it)
+        self.nominated = nominated if nominated is not None else {}
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        cpu, mem, eph, npods = node.req_cpu, node.req_memory, node.req_ephemeral, len(node.pods)
+        if self.nominated:
+            for other in self.nominated.get(node.name, {}).values():
+                if other.priority >= pod.priority and other.key != pod.key and other.key not in node.pods:
+                    cpu, mem, eph, npods = cpu + other.milli_cpu, mem + other.memory, eph + other.ephemeral, npods + 1
+        reasons: list[str] = []
+        if npods + 1 > node.alloc_pods:
+            reasons.append("Too many pods")
+        if pod.milli_cpu and pod.milli_cpu + cpu > node.alloc_cpu:
+            reasons.append("Insufficient cpu")
+        if pod.memory and pod.memory + mem > node.alloc_memory:
+            reasons.append("Insufficient memory")
+        if pod.ephemeral and pod.ephemeral + eph > node.alloc_ephemeral:
+            reasons.append("Insufficient ephemeral-storage")
+        for k, v in pod.scalars.items():
+            if v and v + node.req_scalars.get(k, 0) > node.alloc_scalars.get(k, 0):
+                reasons.append(f"Insufficient {k}")
+        if reasons:
+            return unschedulable(NAME, *reasons)
+        return None
+
+
+def fits(pod: PodInfo, node: NodeInfo) -> bool:
+    """The same check without nominations or reasons, for preemption's what-ifs."""
+    return Fit().filter(CycleState(), pod, node) is None

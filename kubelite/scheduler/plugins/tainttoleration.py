@@ -1,0 +1,50 @@
+"""TaintToleration: NoSchedule and NoExecute taints a pod does not tolerate keep it off a node;
+PreferNoSchedule taints it does not tolerate lower the node's score.
+
+The first untolerated taint is the reason, worded as Kubernetes words it:
+``node(s) had untolerated taint {key: value}``. Not-ready nodes carry a
+synthetic ``node.kubernetes.io/not-ready`` taint (see ``nodeinfo``), so they
+are rejected with that wording too. Nothing on the node can change by
+preemption, so the rejection is unresolvable.
+"""
+
+from __future__ import annotations
+
+from kubelite.scheduler.framework import MAX_NODE_SCORE, CycleState, Status, unschedulable
+from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo
+from kubelite.scheduler.selectors import tolerated
+
+NAME = "TaintToleration"
+_HARD = ("NoSchedule", "NoExecute")
+
+
+def untolerated_taint(pod: PodInfo, node: NodeInfo) -> dict[str, str] | None:
+    for t in node.taints:
+        if t.get("effect") in _HARD and not tolerated(pod.tolerations, t):
+            return t
+    return None
+
+
+class TaintToleration:
+    name = NAME
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        if not node.taints:
+            return None
+        t = untolerated_taint(pod, node)
+        if t is None:
+            return None
+        return unschedulable(NAME, f"node(s) had untolerated taint {{{t.get('key', '')}: {t.get('value') or ''}}}",
+                             resolvable=False)
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        return self.score_all(state, pod, [node])[0]
+
+    def score_all(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        prefer = [t for t in pod.tolerations if t.get("effect") in (None, "", "PreferNoSchedule")]
+        counts = [sum(1 for t in n.taints if t.get("effect") == "PreferNoSchedule" and not tolerated(prefer, t))
+                  if n.taints else 0 for n in nodes]
+        top = max(counts, default=0)
+        if top == 0:
+            return [MAX_NODE_SCORE] * len(nodes)
+        return [MAX_NODE_SCORE - c * MAX_NODE_SCORE // top for c in counts]

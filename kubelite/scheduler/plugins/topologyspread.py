@@ -1,0 +1,118 @@
+"""PodTopologySpread: keep matching pods evenly spread over topology domains.
+
+For each ``DoNotSchedule`` constraint PreFilter counts the pods matching its
+selector (the pod's namespace, ``matchLabelKeys`` folded into the selector) per
+value of the topology key, over the nodes that have every constraint's key and
+pass the pod's node affinity/selector (``nodeAffinityPolicy: Honor``, the
+default). Filter rejects a node when placing the pod there would make its
+domain exceed the global minimum by more than ``maxSkew``; a node without the
+key is rejected as unresolvable ("missing required label"), as in Kubernetes.
+``ScheduleAnyway`` constraints score instead: fewer matching pods in the
+node's domain, higher score. ``minDomains`` and ``nodeTaintsPolicy: Honor``
+are not implemented (the defaults apply).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from kubelite.scheduler.framework import MAX_NODE_SCORE, SKIP, CycleState, Status, unschedulable
+from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo
+from kubelite.scheduler.plugins.nodeaffinity import required_matcher
+from kubelite.scheduler.selectors import Matcher, label_selector
+
+NAME = "PodTopologySpread"
+ERR_MISMATCH = "node(s) didn't match pod topology spread constraints"
+ERR_MISSING = "node(s) didn't match pod topology spread constraints (missing required label)"
+
+
+@dataclass(slots=True)
+class Constraint:
+    max_skew: int
+    key: str
+    selector: Matcher
+    self_match: int
+
+
+def constraints_of(pod: PodInfo, hard: bool) -> list[Constraint]:
+    out = []
+    want = "DoNotSchedule" if hard else "ScheduleAnyway"
+    for c in (pod.pod.get("spec") or {}).get("topologySpreadConstraints") or []:
+        if c.get("whenUnsatisfiable", "DoNotSchedule") != want:
+            continue
+        sel = dict(c.get("labelSelector") or {}) if c.get("labelSelector") is not None else None
+        if sel is not None and c.get("matchLabelKeys"):
+            extra = {k: pod.labels[k] for k in c["matchLabelKeys"] if k in pod.labels}
+            sel["matchLabels"] = {**(sel.get("matchLabels") or {}), **extra}
+        m = label_selector(sel)
+        out.append(Constraint(max(int(c.get("maxSkew") or 1), 1), str(c.get("topologyKey") or ""), m,
+                              1 if m(pod.labels) else 0))
+    return out
+
+
+def _counts(nodes: list[NodeInfo], pod: PodInfo, cs: list[Constraint], honor_affinity: bool) -> list[dict[str, int]]:
+    counts: list[dict[str, int]] = [{} for _ in cs]
+    aff = required_matcher(pod) if honor_affinity else None
+    for n in nodes:
+        if n.node is None or any(c.key not in n.labels for c in cs):
+            continue
+        if aff is not None and not aff(n.labels, n.name):
+            continue
+        for i, c in enumerate(cs):
+            v = n.labels[c.key]
+            matched = sum(1 for p in n.pods.values() if p.namespace == pod.namespace and p.key != pod.key
+                          and not (p.pod.get("metadata") or {}).get("deletionTimestamp") and c.selector(p.labels))
+            counts[i][v] = counts[i].get(v, 0) + matched
+    return counts
+
+
+class PodTopologySpread:
+    name = NAME
+
+    def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
+        cs = constraints_of(pod, hard=True)
+        if not cs:
+            return SKIP
+        counts = _counts(list(state.all_nodes), pod, cs, honor_affinity=True)
+        state.data[NAME] = (cs, counts, [min(c.values(), default=0) for c in counts])
+        return None
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        cs, counts, mins = state.data[NAME]
+        for c, cnt, lo in zip(cs, counts, mins, strict=True):
+            v = node.labels.get(c.key)
+            if v is None:
+                return unschedulable(NAME, ERR_MISSING, resolvable=False)
+            if cnt.get(v, 0) + c.self_match - lo > c.max_skew:
+                return unschedulable(NAME, ERR_MISMATCH)
+        return None
+
+    def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
+        cs = constraints_of(pod, hard=False)
+        if not cs:
+            return SKIP
+        counts = _counts(list(state.all_nodes), pod, cs, honor_affinity=True)
+        # a constraint over more domains weighs more (log, as Kubernetes does)
+        weights = [math.log(len(c) + 2) for c in counts]
+        state.data[NAME + "/score"] = (cs, counts, weights)
+        return None
+
+    def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
+        cs, counts, weights = state.data[NAME + "/score"]
+        total = 0.0
+        for c, cnt, w in zip(cs, counts, weights, strict=True):
+            v = node.labels.get(c.key)
+            if v is None:
+                return -1  # marks "no key": lowest score after normalizing
+            total += (cnt.get(v, 0) + c.self_match) * w
+        return int(total * 1000)
+
+    def normalize(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
+        valid = [s for s in scores if s >= 0]
+        lo, hi = min(valid, default=0), max(valid, default=0)
+        for i, s in enumerate(scores):
+            if s < 0:
+                scores[i] = 0
+            else:
+                scores[i] = MAX_NODE_SCORE if hi == lo else MAX_NODE_SCORE * (hi - s) // (hi - lo)
