@@ -25,3 +25,5 @@ class ControllerOptions:
     # Job (F2): replacements for failed pods wait this long, doubling per failure up to the max (kube: 10 s, 6 min).
     job_backoff_base: float = 10.0
     job_backoff_max: float = 360.0
+    # Node lifecycle (F2): how often every node is checked even without events (kube's --node-monitor-period).
+    node_monitor_period: float = 5.0

@@ -15,10 +15,12 @@ from kubelite.controllers.base import Controller, ControllerContext
 from kubelite.controllers.cronjob import CronJobController
 from kubelite.controllers.garbagecollector import GarbageCollector
 from kubelite.controllers.job import JobController
+from kubelite.controllers.nodelifecycle import NodeLifecycleController
 
 Factory = Callable[[ControllerContext], Controller]
 
 CONTROLLERS: dict[str, Factory] = {
+    "nodelifecycle": NodeLifecycleController,
     "cronjob": CronJobController,
     "garbagecollector": GarbageCollector,
     "job": JobController,

@@ -1,0 +1,181 @@
+"""Node lifecycle: a node whose Lease stops being renewed goes Unknown, is tainted, and its pods are evicted.
+
+Nodes are Node objects with Leases in ``kube-node-lease``; a heartbeat task
+plays the agents of the nodes that stay alive by renewing their Leases. The grace
+period is shortened to 1.5 s; pods state their own ``tolerationSeconds`` (the
+user's way; the server defaults 300 s), so eviction order is shown by which pods
+go and which stay, not by timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from kubelite.api.client import resource_path
+from kubelite.controllers.options import ControllerOptions
+from kubelite.errors import KubeliteError
+from tests.controllers.conftest import ControllerHarness
+
+CONTROLLERS = {"nodelifecycle"}
+CONTROLLER_OPTIONS = ControllerOptions(node_monitor_grace_period=1.5, node_monitor_period=0.5)
+Obj = dict[str, Any]
+LEASES = ("coordination.k8s.io/v1", "leases", "kube-node-lease")
+
+
+def micro_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Heartbeats:
+    """Renews the Leases of the nodes in ``alive`` (a kubelet's heartbeat), until stopped."""
+
+    def __init__(self, h: ControllerHarness) -> None:
+        self.h = h
+        self.alive: set[str] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    async def _beat(self) -> None:
+        while True:
+            for name in list(self.alive):
+                with contextlib.suppress(KubeliteError):
+                    await self.h.client.patch(resource_path(*LEASES, name), {"spec": {"renewTime": micro_now()}})
+            await asyncio.sleep(0.2)
+
+    def start(self) -> None:
+        async def go() -> asyncio.Task[None]:
+            return asyncio.create_task(self._beat())
+        self.task = self.h.run(go())
+
+    def stop(self) -> None:
+        async def halt() -> None:
+            assert self.task is not None
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        self.h.run(halt())
+
+
+@pytest.fixture
+def beats(controllers: ControllerHarness) -> Iterator[Heartbeats]:
+    b = Heartbeats(controllers)
+    b.start()
+    yield b
+    b.stop()
+
+
+def add_node(h: ControllerHarness, name: str, ready: str = "True") -> None:
+    h.ok("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}))
+    set_ready(h, name, ready)
+    h.ok("create", "-f", "-", input=json.dumps({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": name, "namespace": "kube-node-lease"},
+        "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": micro_now()}}))
+
+
+def set_ready(h: ControllerHarness, name: str, status: str) -> None:
+    """What the agent writes: its Ready condition with a fresh heartbeat."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cond = {"type": "Ready", "status": status, "reason": "KubeletReady" if status == "True" else "KubeletNotReady",
+            "message": "", "lastHeartbeatTime": now, "lastTransitionTime": now}
+    h.run(h.client.patch(resource_path("v1", "nodes", None, name, "status"), {"status": {"conditions": [cond]}}))
+
+
+def node(h: ControllerHarness, name: str) -> Obj:
+    out: Obj = h.run(h.client.get(resource_path("v1", "nodes", None, name)))
+    return out
+
+
+def ready(n: Obj) -> Obj:
+    return next(c for c in n["status"]["conditions"] if c["type"] == "Ready")
+
+
+def taints(n: Obj) -> set[tuple[str, str]]:
+    return {(t["key"], t["effect"]) for t in (n.get("spec") or {}).get("taints") or []}
+
+
+def add_pod(h: ControllerHarness, ns: str, name: str, node_name: str, tolerations: list[Obj] | None) -> None:
+    spec: Obj = {"nodeName": node_name, "containers": [{"name": "c", "image": "busybox"}]}
+    if tolerations is not None:
+        spec["tolerations"] = tolerations
+    h.ok("-n", ns, "create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "Pod",
+                                                          "metadata": {"name": name}, "spec": spec}))
+
+
+def evicted(h: ControllerHarness, ns: str, name: str) -> bool:
+    try:
+        pod = h.run(h.client.get(resource_path("v1", "pods", ns, name)))
+    except KubeliteError:
+        return True
+    return bool(pod["metadata"].get("deletionTimestamp"))
+
+
+def unreachable(key: str, seconds: int | None = None) -> Obj:
+    tol: Obj = {"key": key, "operator": "Exists", "effect": "NoExecute"}
+    if seconds is not None:
+        tol["tolerationSeconds"] = seconds
+    return tol
+
+
+def test_silent_node_is_tainted_and_its_pods_evicted(controllers: ControllerHarness, ns: str,
+                                                     beats: Heartbeats) -> None:
+    h = controllers
+    alive, dead = f"{ns}-alive", f"{ns}-dead"
+    add_node(h, alive)
+    add_node(h, dead)
+    beats.alive.add(alive)
+    add_pod(h, ns, "intolerant", dead, [])
+    add_pod(h, ns, "brief", dead, [unreachable("node.kubernetes.io/unreachable", 1)])
+    add_pod(h, ns, "patient", dead, [unreachable("node.kubernetes.io/unreachable")])
+    add_pod(h, ns, "elsewhere", alive, [])
+
+    h.wait_for(lambda: ready(node(h, dead))["status"] == "Unknown", "the silent node Unknown")
+    cond = ready(node(h, dead))
+    assert cond["reason"] == "NodeStatusUnknown" and cond["message"] == "Kubelet stopped posting node status."
+    h.wait_for(lambda: taints(node(h, dead)) == {("node.kubernetes.io/unreachable", "NoExecute"),
+                                                 ("node.kubernetes.io/unreachable", "NoSchedule")},
+               "the unreachable taints")
+    h.wait_for(lambda: evicted(h, ns, "intolerant"), "the intolerant pod evicted")
+    h.wait_for(lambda: evicted(h, ns, "brief"), "the pod tolerating 1 s evicted")
+    assert not evicted(h, ns, "patient"), "a pod tolerating the taint for ever stays"
+    assert not evicted(h, ns, "elsewhere")
+    live = node(h, alive)
+    assert ready(live)["status"] == "True" and not taints(live)
+    h.wait_for(lambda: "TaintManagerEviction" in h.ok("-n", ns, "get", "events"), "eviction events")
+    h.wait_for(lambda: f"Node {dead} status is now: NodeNotReady" in h.ok("get", "events", "-A"), "node event")
+
+
+def test_not_ready_and_recovery(controllers: ControllerHarness, ns: str, beats: Heartbeats) -> None:
+    h = controllers
+    name = f"{ns}-flaky"
+    add_node(h, name)
+    beats.alive.add(name)
+    set_ready(h, name, "False")  # the agent itself reports trouble
+    not_ready = {("node.kubernetes.io/not-ready", "NoExecute"), ("node.kubernetes.io/not-ready", "NoSchedule")}
+    h.wait_for(lambda: taints(node(h, name)) == not_ready, "the not-ready taints")
+    assert next(t for t in node(h, name)["spec"]["taints"] if t["effect"] == "NoExecute").get("timeAdded")
+    set_ready(h, name, "True")
+    h.wait_for(lambda: not taints(node(h, name)), "taints removed once Ready")
+
+    beats.alive.discard(name)  # the agent dies...
+    h.wait_for(lambda: ready(node(h, name))["status"] == "Unknown", "Unknown after the grace period")
+    h.wait_for(lambda: ("node.kubernetes.io/unreachable", "NoExecute") in taints(node(h, name)), "unreachable")
+    beats.alive.add(name)  # ...and comes back, reporting Ready
+    set_ready(h, name, "True")
+    h.wait_for(lambda: not taints(node(h, name)), "taints removed after recovery")
+    assert ready(node(h, name))["status"] == "True"
+
+
+def test_user_taints_are_kept(controllers: ControllerHarness, ns: str, beats: Heartbeats) -> None:
+    h = controllers
+    name = f"{ns}-tainted"
+    add_node(h, name)
+    h.ok("taint", "node", name, "dedicated=gpu:NoSchedule")
+    h.wait_for(lambda: ("node.kubernetes.io/unreachable", "NoExecute") in taints(node(h, name)), "unreachable")
+    assert ("dedicated", "NoSchedule") in taints(node(h, name))
