@@ -99,12 +99,13 @@ class Agent:
         self.backoff = Backoff(base=config.backoff_base)
         self.volume_refresh = config.volume_refresh
         self.recorder = EventRecorder(client, "kubelet")
-        self.injector = ConfigInjector(client, config.data_dir / "pods", self.node_ip)
+        self.reporter = NodeReporter(client, self.node_name, self.node_ip, config.port, config.data_dir,
+                                     labels=config.labels)
+        self.injector = ConfigInjector(client, config.data_dir / "pods", self.node_ip,
+                                       self.reporter.capacity()[1] if config.data_dir.exists() else None)
         self.probing = ProbeManager(self)
         self.workers: dict[str, PodWorker] = {}
         self.informer: Informer | None = None
-        self.reporter = NodeReporter(client, self.node_name, self.node_ip, config.port, config.data_dir,
-                                     labels=config.labels)
         self.streaming: Any = None
         self._cleanup_task: asyncio.Task[None] | None = None
 
@@ -131,15 +132,13 @@ class Agent:
         self._cleanup_task = asyncio.create_task(self._cleanup_orphans(), name="orphan cleanup")
 
     async def _start_streaming(self) -> None:
-        try:
-            from kubelite.agent.streaming.server import StreamingServer  # type: ignore[import-not-found]
-        except ImportError:
-            return
+        from kubelite.agent.streaming.server import StreamingServer
         from kubelite.agent.streams import PodContainerFinder
 
         self.streaming = StreamingServer(PodContainerFinder(self), self.config.ca_pem,
                                          host=self.node_ip, port=self.config.port)
         await self.streaming.start()
+        self.reporter.port = self.streaming.port  # the port it got (0 asks for any free one)
 
     async def stop(self) -> None:
         """Stop the agent; the pods' containers keep running and are re-adopted by the next start."""
@@ -149,6 +148,10 @@ class Agent:
                 await self._cleanup_task
         if self.informer is not None:
             await self.informer.stop()
+        # Pods being deleted finish their clean-up first: nothing would come back for them later.
+        leaving = [w for w in self.workers.values() if w.gone or w.pod["metadata"].get("deletionTimestamp")]
+        if leaving:
+            await asyncio.wait([w.task for w in leaving if w.task is not None], timeout=30)
         await asyncio.gather(*(w.stop() for w in list(self.workers.values())))
         self.workers.clear()
         await self.reporter.stop()

@@ -72,7 +72,7 @@ def security_context(pod: dict[str, Any], c: dict[str, Any]) -> dict[str, Any]:
 
 def run_options(pod: dict[str, Any], c: dict[str, Any], *, env: list[tuple[str, str]], command: list[str] | None,
                 args: list[str] | None, mounts: list[dict[str, Any]], sandbox: Sandbox, labels: dict[str, str],
-                name: str, image_user: str, cgroups_path: str) -> RunOptions:
+                name: str, image_user: str, cgroups_path: str, hostname: str) -> RunOptions:
     sc = security_context(pod, c)
     user = _user(sc, image_user)
     requests, limits = _resources(c)
@@ -90,6 +90,7 @@ def run_options(pod: dict[str, Any], c: dict[str, Any], *, env: list[tuple[str, 
         command=list(args) if args is not None else [],
         entrypoint_argv=list(command) if command else None,
         name=name,
+        hostname=hostname,
         env=[f"{k}={v}" for k, v in env],
         memory=memory,
         cpus=cpus,

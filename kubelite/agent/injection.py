@@ -15,9 +15,8 @@ from typing import Any
 
 from kubelite.agent.config.envvars import command_args, container_env
 from kubelite.agent.config.volumes import VolumeManager
-from kubelite.agent.containeropts import ContainerConfigError
 from kubelite.api.client import APIClient, resource_path
-from kubelite.errors import KubeliteError, NotFound
+from kubelite.errors import NotFound
 
 
 class APILookup:
@@ -43,27 +42,22 @@ class ConfigInjector:
     def __init__(self, client: APIClient, pods_dir: Path, node_ip: str,
                  allocatable: dict[str, str] | None = None) -> None:
         self.lookup = APILookup(client)
-        self.volumes = VolumeManager(pods_dir)
+        self.volumes = VolumeManager(pods_dir, allocatable)
         self.node_ip = node_ip
         self.allocatable = allocatable or {}
 
-    async def env(self, pod: dict[str, Any], c: dict[str, Any]) -> list[tuple[str, str]]:
-        try:
-            return await container_env(pod, c, self.lookup, node_ip=self.node_ip)
-        except KubeliteError:
-            raise
-        except Exception as e:
-            if type(e).__name__ == "ConfigError":
-                raise ContainerConfigError(str(getattr(e, "message", "") or e)) from e
-            raise
+    async def env(self, pod: dict[str, Any], c: dict[str, Any],
+                  warnings: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
+        return await container_env(pod, c, self.lookup, node_ip=self.node_ip,
+                                   node_allocatable=self.allocatable or None, warnings=warnings)
 
     def command_args(self, c: dict[str, Any], env: list[tuple[str, str]]) -> tuple[list[str] | None,
                                                                                   list[str] | None]:
         out = command_args(c, env)
         return out[0], out[1]
 
-    def mounts(self, pod: dict[str, Any], c: dict[str, Any]) -> list[dict[str, Any]]:
-        return list(self.volumes.mounts_for(pod, c))
+    def mounts(self, pod: dict[str, Any], c: dict[str, Any], env: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        return list(self.volumes.mounts_for(pod, c, env))
 
     async def setup(self, pod: dict[str, Any]) -> None:
         await self.volumes.setup(pod, self.lookup)

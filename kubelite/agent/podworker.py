@@ -57,7 +57,7 @@ class PodWorker:
         self.gone = False  # the API object no longer exists
         self._wake = asyncio.Event()
         self._next: float | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.task: asyncio.Task[None] | None = None
         self._sent: dict[str, Any] | None = None
         self.probes: dict[str, Any] = {}  # container name -> probe set (see kubelite.agent.probing)
         self._image_ids: dict[str, str] = {}
@@ -69,7 +69,7 @@ class PodWorker:
         return f"{md.get('namespace', 'default')}/{md['name']}"
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"pod {self.key}")
+        self.task = asyncio.create_task(self._run(), name=f"pod {self.key}")
 
     def update(self, pod: dict[str, Any]) -> None:
         self.pod = pod
@@ -85,10 +85,10 @@ class PodWorker:
 
     async def stop(self) -> None:
         """Stop the worker, not the pod's containers (agent shutdown: they keep running)."""
-        if self._task is not None:
-            self._task.cancel()
+        if self.task is not None:
+            self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await self.task
         await self.agent.probing.stop_pod(self)
 
     async def _run(self) -> None:
@@ -250,16 +250,19 @@ class PodWorker:
             return
         self._image_ids[name] = image.id
         try:
-            env = await self.agent.injector.env(self.pod, c)
+            warnings: list[tuple[str, str]] = []
+            env = await self.agent.injector.env(self.pod, c, warnings)
+            for reason, message in warnings:
+                await self.agent.event(self.pod, "Warning", reason, message)
             command, args = self.agent.injector.command_args(c, env)
-            mounts = self.agent.injector.mounts(self.pod, c)
+            mounts = self.agent.injector.mounts(self.pod, c, env)
             md = self.pod["metadata"]
             opts = run_options(
                 self.pod, c, env=env, command=command, args=args, mounts=mounts, sandbox=sb,
                 labels=labels_for(self.pod, c, self.agent.node_name, attempt, container_hash(c), init),
                 name=f"k8s_{name}_{md['name']}_{md.get('namespace', 'default')}_{self.uid[:8]}_{attempt}",
                 image_user=str((image.config.get("config") or {}).get("User") or ""),
-                cgroups_path=f"/kubelite/pods/pod{self.uid}/{name}-{attempt}")
+                cgroups_path=f"/kubelite/pods/pod{self.uid}/{name}-{attempt}", hostname=self._hostname())
         except (ContainerConfigError, KubeliteError) as e:
             if f.waiting is None or f.waiting[1] != str(e):
                 await self.agent.event(self.pod, "Warning", "Failed", f"Error: {e}")
@@ -347,8 +350,11 @@ class PodWorker:
                 await self.agent.injector.setup(pod)
                 self._last_volume_refresh = now
             elif now - self._last_volume_refresh > self.agent.volume_refresh:
-                await self.agent.injector.refresh(pod)
                 self._last_volume_refresh = now
+                try:
+                    await self.agent.injector.refresh(pod)
+                except KubeliteError as e:  # the running containers keep what they have
+                    await self.agent.event(pod, "Warning", "FailedMount", str(e))
             return True
         except KubeliteError as e:
             await self.agent.event(pod, "Warning", "FailedMount", str(e))

@@ -102,7 +102,7 @@ class ProbeManager:
 
     async def pre_stop_and_stop(self, w: PodWorker, info: ContainerInfo, grace: float) -> None:
         pod_spec = w.pod.get("spec") or {}
-        spec = next((c for c in [*(pod_spec.get("containers") or []), *(pod_spec.get("initContainers") or [])]
+        spec: dict[str, Any] = next((c for c in [*(pod_spec.get("containers") or []), *(pod_spec.get("initContainers") or [])]
                      if c["name"] == info.name), {})
         hook = (spec.get("lifecycle") or {}).get("preStop")
         if hook:

@@ -58,10 +58,9 @@ async def start_control_plane(server: APIServer, *, controllers: bool = True, sc
 
             stops.append(await start_controllers(client, options))  # type: ignore[arg-type]
         if scheduler:
-            with contextlib.suppress(ImportError):
-                from kubelite.scheduler import start_scheduler  # type: ignore[attr-defined]
+            from kubelite.scheduler.scheduler import start_scheduler
 
-                stops.append(await start_scheduler(client))
+            stops.append(await start_scheduler(client))
     except BaseException:
         for stop in reversed(stops):
             with contextlib.suppress(Exception):

@@ -60,6 +60,7 @@ def start_shim(runtime: Runtime, opts: ShimOptions) -> ContainerState:
             os.setsid()
             if os.fork():
                 os._exit(0)
+            _detach_from_caller(w)
             _Shim(runtime, opts, w).run()
         except BaseException:  # noqa: BLE001
             os._exit(1)
@@ -76,6 +77,19 @@ def start_shim(runtime: Runtime, opts: ShimOptions) -> ContainerState:
     if "error" in msg:
         raise ERROR_CLASSES.get(msg.get("kind", ""), SystemFailure)(msg["error"])
     return runtime.load(opts.cid)
+
+
+def _detach_from_caller(keep: int) -> None:
+    """The shim outlives its caller (an agent, an API server in the same process): it must not hold the
+    caller's descriptors (listening sockets, database files and their locks) nor its stdio."""
+    from kubelite.runtime.launcher import close_other_fds
+
+    close_other_fds(keep={keep})
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
 
 
 class _Shim:

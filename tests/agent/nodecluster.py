@@ -118,7 +118,10 @@ def start_node_cluster(base: Path, extra_env: dict[str, str] | None = None) -> N
 
 
 def delete_all_pods(c: NodeCluster) -> None:
+    """Delete every pod and wait until the agent has cleaned up after them (sandboxes gone)."""
     c.kubectl("delete", "pods", "--all", "-A", "--grace-period=1", "--wait=true", timeout=120)
+    sandboxes = Path(c.env["KUBELITE_STATE"]) / "sandboxes"
+    c.wait_for("pod sandboxes removed", lambda: not sandboxes.is_dir() or not any(sandboxes.iterdir()), 60)
 
 
 def stop_node_cluster(c: NodeCluster) -> None:
