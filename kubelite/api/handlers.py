@@ -29,7 +29,7 @@ from kubelite.api.registry.reviews import Review
 from kubelite.api.storage import Selection, Storage, decode, item_json, parse_rv
 from kubelite.api.tables import partial, row, table
 from kubelite.api.watch import WatchEvent, watch_events
-from kubelite.errors import Gone, KubeliteError, NotFound, Unavailable
+from kubelite.errors import Gone, KubeliteError, NotFound
 
 STORAGE: web.AppKey[Storage] = web.AppKey("storage", Storage)
 STOPPING: web.AppKey[asyncio.Event] = web.AppKey("stopping", asyncio.Event)
@@ -118,7 +118,7 @@ async def handle(req: web.Request, registry: Registry, group: str, version: str,
     storage = t.s.storage_view(req.app[STORAGE])  # events.k8s.io/v1 Event converts (registry/events.py)
     m = req.method
     if t.sub in STREAMING:
-        raise Unavailable(f"the {t.sub} subresource needs the node agent, which is not available yet")
+        return await subresources.stream(req, storage, t.s, t.namespace, t.name, t.sub)
     if isinstance(t.s, Review):  # create-only, never stored: answered from the caller's identity
         return await subresources.review(req, t.s, t.namespace)
     if t.sub in ("binding", "eviction") and t.sub in t.s.subresources:

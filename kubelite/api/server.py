@@ -28,6 +28,7 @@ from kubelite.api import discovery, openapi
 from kubelite.api.errors import MethodNotAllowed, to_status
 from kubelite.api.handlers import STOPPING, STORAGE, handle, respond
 from kubelite.api.kubernetes_service import advertise_address, ensure_kubernetes_service
+from kubelite.api.nodeproxy import KUBELET_CLIENT, kubelet_client_context
 from kubelite.api.registry import REGISTRY, Registry
 from kubelite.api.storage import SYSTEM_NAMESPACES, Storage
 from kubelite.api.subresources import AUTHORIZER
@@ -218,6 +219,7 @@ class APIServer:
         app = build_app(store, REGISTRY, [*middlewares, *c.extra_middlewares])
         if c.secure:
             app[AUTHORIZER] = sec.authorizer
+            app[KUBELET_CLIENT] = kubelet_client_context(sec.pki)  # how we reach node agents (nodeproxy)
         await bootstrap(app[STORAGE])
         await ensure_kubernetes_service(app[STORAGE], advertise_address(c.bind_address), c.port)
         self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)

@@ -1,4 +1,5 @@
-"""POST-only subresources and review kinds: ``pods/binding``, ``pods/eviction``, the *Review kinds.
+"""Pod subresources and review kinds: ``pods/binding``, ``pods/eviction``, the *Review kinds, and the
+streaming ones (``pods/log``, ``exec``, ``attach``, ``portforward``).
 
 Binding is the scheduler's one write: it sets ``spec.nodeName`` (which a Pod
 update may never change) and the ``PodScheduled`` condition in one
@@ -14,15 +15,24 @@ request's user (``request[USER]``, set by the authentication middleware)
 and the server's :class:`Authorizer`; on a development server without
 authentication the caller is treated as a cluster admin, which is what such
 a server lets everyone be.
+
+The streaming subresources are checked here as kube-apiserver checks them
+(the container must be one of the pod's, the pod must be bound to a node and,
+for exec and attach, not finished) and then handed to
+:mod:`kubelite.api.nodeproxy`, which splices the request to the node's agent
+at the kubelet's paths. The query goes along unchanged but for ``container``
+(now in the path) and ``ports``, which the kubelet calls ``port``.
 """
 
 from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
+from kubelite.api import nodeproxy
 from kubelite.api.codec import decode_object
 from kubelite.api.errors import (
     BadRequest,
@@ -34,12 +44,13 @@ from kubelite.api.errors import (
     ResourceNotFound,
 )
 from kubelite.api.meta import now_rfc3339
+from kubelite.api.registry import REGISTRY
 from kubelite.api.registry.base import Obj, Strategy
 from kubelite.api.registry.reviews import Review
 from kubelite.api.security.authn import AUTHENTICATED, USER, UserInfo
 from kubelite.api.security.authz import MASTERS, Authorizer
 from kubelite.api.storage import Storage, decode, encode
-from kubelite.errors import Conflict, NotFound
+from kubelite.errors import Conflict, NotFound, Unavailable
 
 AUTHORIZER: web.AppKey[Authorizer] = web.AppKey("authorizer", Authorizer)
 DEV_ADMIN = UserInfo("system:admin", "", (MASTERS, AUTHENTICATED))
@@ -156,3 +167,50 @@ async def post(req: web.Request, storage: Storage, s: Strategy, ns: str, name: s
     if sub == "binding":
         return await binding(req, storage, s, ns, name)
     return await eviction(req, storage, s, ns, name)
+
+
+KUBELET_PATHS = {"log": "containerLogs", "exec": "exec", "attach": "attach", "portforward": "portForward"}
+
+
+def _container(pod: Obj, name: str, sub: str, requested: str) -> str:
+    spec = pod.get("spec") or {}
+    names = [str(c.get("name")) for key in ("containers", "initContainers", "ephemeralContainers")
+             for c in spec.get(key) or [] if isinstance(c, dict)]
+    if not requested:
+        regular = [str(c.get("name")) for c in spec.get("containers") or [] if isinstance(c, dict)]
+        if len(regular) == 1:
+            return regular[0]
+        choices = " ".join(regular)
+        raise BadRequest(f"a container name must be specified for pod {name}, choose one of: [{choices}]")
+    if requested not in names:
+        raise BadRequest(f"container {requested} is not valid for pod {name}")
+    return requested
+
+
+async def stream(req: web.Request, storage: Storage, s: Strategy, ns: str, name: str, sub: str
+                 ) -> web.StreamResponse:
+    """``pods/{log,exec,attach,portforward}``: validated here, served by the pod's node agent."""
+    if s.kind != "Pod" or sub not in KUBELET_PATHS or not name:
+        raise Unavailable(f"the {sub} subresource is not served by this server")
+    if req.method not in (("GET",) if sub == "log" else ("GET", "POST")):
+        raise MethodNotAllowed()
+    pod = await storage.get(s, ns, name)
+    query = [(k, v) for k, v in req.query.items() if k != "container"]
+    path = f"/{KUBELET_PATHS[sub]}/{ns}/{name}"
+    if sub == "portforward":
+        query = [("port", v) if k == "ports" else (k, v) for k, v in query]
+    else:
+        path += "/" + _container(pod, name, sub, req.query.get("container", ""))
+    node_name = (pod.get("spec") or {}).get("nodeName")
+    if not node_name:
+        raise BadRequest(f"pod {name} does not have a host assigned")
+    phase = (pod.get("status") or {}).get("phase")
+    if sub in ("exec", "attach") and phase in ("Succeeded", "Failed"):
+        verb = "exec into" if sub == "exec" else "attach to"
+        raise BadRequest(f"cannot {verb} a container in a completed pod; current phase is {phase}")
+    nodes = REGISTRY.lookup("", "v1", "nodes")
+    assert nodes is not None
+    node = await storage.get(nodes, "", str(node_name))
+    host, port = nodeproxy.node_endpoint(node)
+    qs = urlencode(query)
+    return await nodeproxy.proxy(req, host, port, path + (f"?{qs}" if qs else ""))

@@ -1,0 +1,250 @@
+"""exec and attach behind the node's streaming API, over :class:`CommandStreams`.
+
+exec forks the command into the container with the runtime's own
+``exec.spawn`` (the same path as ``kubelite exec``): pipes for stdin, stdout
+and stderr, or one pty when a terminal is asked for, relayed with non-blocking
+descriptors on the event loop. The process's wait runs in a thread (waitpid
+blocks), and the exit code becomes the Status kubectl turns into its own exit
+code. Output is read to its end even after the process exits, so nothing the
+command printed is lost.
+
+attach joins the shim's attach socket (the runtime's framing: STDIN, STDOUT,
+STDERR, RESIZE, EXIT) and translates frames; the container's exit status ends
+the session. Ending an attach does not close the container's stdin, so a later
+attach can type to it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import struct
+import termios
+
+from kubelite.agent.streaming.backend import ContainerRef
+from kubelite.agent.streaming.channels import STDERR, STDOUT, CommandStreams, status_json
+from kubelite.errors import Conflict, KubeliteError
+from kubelite.runtime import attach as af
+from kubelite.runtime import exec as rexec
+from kubelite.runtime.container import compiled_seccomp
+from kubelite.runtime.state import ContainerState
+
+
+def running_state(ref: ContainerRef) -> ContainerState:
+    v = ref.engine.view(ref.record)
+    if v.status != "running" or v.state is None:
+        raise Conflict(f'container "{ref.record.name}" is not running (state: {v.status})')
+    return v.state
+
+
+def _wake(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+async def _readable(fd: int) -> None:
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[None] = loop.create_future()
+    loop.add_reader(fd, _wake, fut)
+    try:
+        await fut
+    finally:
+        loop.remove_reader(fd)
+
+
+async def read_fd(fd: int) -> bytes:
+    """Up to 32 KiB from a non-blocking fd; b"" at end of file (EIO from a pty whose other end is gone)."""
+    while True:
+        try:
+            return os.read(fd, 32768)
+        except BlockingIOError:
+            await _readable(fd)
+        except OSError:
+            return b""
+
+
+async def write_fd(fd: int, data: bytes) -> None:
+    loop = asyncio.get_running_loop()
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.write(fd, view)
+            view = view[n:]
+        except BlockingIOError:
+            fut: asyncio.Future[None] = loop.create_future()
+            loop.add_writer(fd, _wake, fut)
+            try:
+                await fut
+            finally:
+                loop.remove_writer(fd)
+
+
+def set_winsize(fd: int, rows: int, cols: int) -> None:
+    with contextlib.suppress(OSError):
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+
+async def _pump_out(fd: int, streams: CommandStreams, channel: int) -> None:
+    while data := await read_fd(fd):
+        await streams.write(channel, data)
+
+
+async def _pump_in(fd: int, streams: CommandStreams, close_at_eof: bool) -> None:
+    try:
+        while data := await streams.read_stdin():
+            await write_fd(fd, data)
+    except OSError:
+        pass  # the process closed its stdin
+    finally:
+        if close_at_eof:
+            os.close(fd)
+
+
+async def _pump_resize(fd: int, streams: CommandStreams) -> None:
+    while size := await streams.resizes.get():
+        set_winsize(fd, *size)
+
+
+async def run_exec(ref: ContainerRef, command: list[str], streams: CommandStreams) -> None:
+    """Run ``command`` in the container with ``streams`` as its stdio, then send the Status."""
+    try:
+        st = running_state(ref)
+        process = rexec.merge_process(st.process, command, terminal=streams.tty)
+        status = await (_exec_tty(ref, st, process, streams) if streams.tty else _exec_pipes(ref, st, process, streams))
+    except KubeliteError as e:
+        text = str(e)
+        code = 127 if "not found" in text or "no such file" in text else 126
+        status = status_json(code, f"failed to exec in container: {text}", command)
+        await streams.write(STDERR, f"{text}\n".encode()) if streams.stderr else None
+    await streams.finish(status)
+
+
+def _spawn(ref: ContainerRef, st: ContainerState, process: dict[str, object],
+           stdio: tuple[int, int, int] | None) -> tuple[int, int | None]:
+    return rexec.spawn(st, process, ref.engine.runtime.cgroup(st), stdio=stdio,
+                       seccomp_program=compiled_seccomp(st.seccomp))
+
+
+async def _exec_pipes(ref: ContainerRef, st: ContainerState, process: dict[str, object],
+                      streams: CommandStreams) -> dict[str, object]:
+    ours: list[int] = []
+    theirs: list[int] = []
+    try:
+        if streams.stdin:
+            r, w = os.pipe()
+            theirs.append(r)
+            ours.append(w)
+            stdin_fd, stdin_w = r, w
+        else:
+            stdin_fd, stdin_w = os.open(os.devnull, os.O_RDONLY), -1
+            theirs.append(stdin_fd)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        ours += [out_r, err_r]
+        theirs += [out_w, err_w]
+        pid, _ = _spawn(ref, st, process, (stdin_fd, out_w, err_w))
+    except BaseException:
+        for fd in ours:
+            os.close(fd)
+        raise
+    finally:
+        for fd in theirs:
+            os.close(fd)
+    for fd in ours:
+        os.set_blocking(fd, False)
+    pumps = [asyncio.create_task(_pump_out(out_r, streams, STDOUT)),
+             asyncio.create_task(_pump_out(err_r, streams, STDERR if streams.stderr else STDOUT))]
+    feeder = asyncio.create_task(_pump_in(stdin_w, streams, True)) if stdin_w >= 0 else None
+    try:
+        code = await asyncio.to_thread(rexec.wait, pid)
+        await asyncio.gather(*pumps)
+    finally:
+        for t in [*pumps, *([feeder] if feeder else [])]:
+            t.cancel()
+        await asyncio.gather(*pumps, *([feeder] if feeder else []), return_exceptions=True)
+        for fd in (out_r, err_r):
+            os.close(fd)
+        if feeder is not None and not feeder.done():
+            os.close(stdin_w)
+    return status_json(code, command=list(process["args"]))  # type: ignore[call-overload]
+
+
+async def _exec_tty(ref: ContainerRef, st: ContainerState, process: dict[str, object],
+                    streams: CommandStreams) -> dict[str, object]:
+    devnull = os.open(os.devnull, os.O_RDWR)
+    try:
+        pid, master = _spawn(ref, st, process, (devnull, devnull, devnull))
+    finally:
+        os.close(devnull)
+    assert master is not None
+    os.set_blocking(master, False)
+    tasks = [asyncio.create_task(_pump_out(master, streams, STDOUT)),
+             asyncio.create_task(_pump_resize(master, streams))]
+    if streams.stdin:
+        tasks.append(asyncio.create_task(_pump_in(master, streams, False)))
+    try:
+        code = await asyncio.to_thread(rexec.wait, pid)
+        await tasks[0]
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        os.close(master)
+    return status_json(code, command=list(process["args"]))  # type: ignore[call-overload]
+
+
+async def run_attach(ref: ContainerRef, streams: CommandStreams) -> None:
+    """Relay the container's own stdio until it exits or the client goes away."""
+    try:
+        st = running_state(ref)
+        sock = af.connect(str(st.dir / "attach.sock"))
+    except (KubeliteError, OSError) as e:
+        await streams.finish(status_json(None, f"unable to attach: {e}"))
+        return
+    sock.setblocking(False)
+    reader, writer = await asyncio.open_unix_connection(sock=sock)
+
+    async def to_shim() -> None:
+        while data := await streams.read_stdin():
+            writer.write(af.frame(af.STDIN, data))
+            await writer.drain()
+
+    async def resize() -> None:
+        while size := await streams.resizes.get():
+            writer.write(af.frame(af.RESIZE, f"{size[0]} {size[1]}".encode()))
+            await writer.drain()
+
+    tasks = [asyncio.create_task(resize())]
+    if streams.stdin:
+        tasks.append(asyncio.create_task(to_shim()))
+    frames = af.FrameReader()
+    status = status_json(None, "the container's supervisor went away")
+    gone = asyncio.create_task(streams.gone.wait())
+    try:
+        while True:
+            chunk = asyncio.create_task(reader.read(65536))
+            await asyncio.wait([chunk, gone], return_when=asyncio.FIRST_COMPLETED)
+            if not chunk.done():
+                chunk.cancel()
+                break
+            data = chunk.result()
+            if not data:
+                break
+            for channel, payload in frames.feed(data):
+                if channel == af.STDOUT:
+                    await streams.write(STDOUT, payload)
+                elif channel == af.STDERR:
+                    await streams.write(STDERR if streams.stderr else STDOUT, payload)
+                elif channel == af.EXIT:
+                    status = status_json(int(json.loads(payload).get("exitCode", 255)))
+    except (ConnectionError, ValueError):
+        pass
+    finally:
+        for t in [*tasks, gone]:
+            t.cancel()
+        await asyncio.gather(*tasks, gone, return_exceptions=True)
+        writer.close()
+    await streams.finish(status)

@@ -1,0 +1,160 @@
+"""kubectl logs, exec, attach, cp and port-forward through the API server to the node's streaming server.
+
+Everything is real: busybox containers from the Engine, the streaming server,
+the API server subprocess, kubectl 1.32 (WebSockets first, and SPDY/3.1 when
+told not to use them) and the kubernetes Python client's ``stream()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.agent import streaming_rig
+from tests.agent.streaming_rig import Rig
+
+WS: dict[str, str] = {}
+SPDY = {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false", "KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}
+PROTOCOLS = pytest.mark.parametrize("env", [WS, SPDY], ids=["websocket", "spdy"])
+# What the agent must have negotiated with kubectl 1.32 for each setting: proof the fallback was really taken.
+EXEC_PROTOCOL = {"websocket": "exec/websocket:v5.channel.k8s.io", "spdy": "exec/spdy:v4.channel.k8s.io"}
+FORWARD_PROTOCOL = {"websocket": "portforward/websocket:SPDY/3.1+portforward.k8s.io",
+                    "spdy": "portforward/spdy:portforward.k8s.io"}
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    with streaming_rig.running(tmp_path_factory.mktemp("streaming")) as r:
+        yield r
+
+
+def _kind(env: dict[str, str]) -> str:
+    return "spdy" if env else "websocket"
+
+
+@contextlib.contextmanager
+def served(rig: Rig, key: str) -> Iterator[None]:
+    """Asserts the block made the agent serve at least one ``key`` session."""
+    before = rig.server.served[key]
+    yield
+    assert rig.server.served[key] > before, f"no {key} session: {dict(rig.server.served)}"
+
+
+# --- logs -------------------------------------------------------------------------------------------------------
+
+
+def test_logs_both_streams_in_order(rig: Rig) -> None:
+    out = rig.ok("logs", "app", "-c", "main")
+    assert out.splitlines()[:2] == ["hello-out", "hello-err"]
+
+
+def test_logs_tail_timestamps_and_limit(rig: Rig) -> None:
+    assert rig.ok("logs", "app", "-c", "short", "--tail=1") == "line3\n"
+    stamped = rig.ok("logs", "app", "-c", "short", "--timestamps").splitlines()
+    assert len(stamped) == 3
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z line1", stamped[0])
+    assert rig.ok("logs", "app", "-c", "short", "--limit-bytes=8") == "line1\nli"
+
+
+def test_logs_since(rig: Rig) -> None:
+    assert rig.ok("logs", "app", "-c", "short", "--since-time=2000-01-01T00:00:00Z").count("line") == 3
+    assert rig.ok("logs", "app", "-c", "short", "--since-time=2999-01-01T00:00:00Z") == ""
+
+
+def test_logs_follow_ends_when_the_container_has_exited(rig: Rig) -> None:
+    assert rig.ok("logs", "-f", "app", "-c", "short", timeout=30) == "line1\nline2\nline3\n"
+
+
+def test_logs_all_containers_and_previous(rig: Rig) -> None:
+    out = rig.ok("logs", "app", "--all-containers")
+    assert "hello-out" in out and "line3" in out
+    r = rig.kubectl("logs", "app", "-c", "short", "--previous")
+    assert r.returncode != 0 and 'previous terminated container "short" in pod "app" not found' in r.stderr
+
+
+def test_logs_errors(rig: Rig) -> None:
+    r = rig.kubectl("logs", "app", "-c", "nope")
+    assert r.returncode != 0 and "container nope is not valid for pod app" in r.stderr
+    r = rig.kubectl("logs", "unbound")
+    assert r.returncode != 0 and "pod unbound does not have a host assigned" in r.stderr
+
+
+# --- exec -------------------------------------------------------------------------------------------------------
+
+
+@PROTOCOLS
+def test_exec_output_and_exit_code(rig: Rig, env: dict[str, str]) -> None:
+    with served(rig, EXEC_PROTOCOL[_kind(env)]):
+        r = rig.kubectl("exec", "app", "-c", "main", "--", "sh", "-c", "echo out; echo err >&2; exit 3", env=env)
+    assert (r.returncode, r.stdout) == (3, "out\n"), r.stderr
+    assert "err\n" in r.stderr
+    assert rig.ok("exec", "app", "-c", "main", "--", "cat", "/www/index.html", env=env) == "pong\n"
+
+
+@PROTOCOLS
+def test_exec_stdin_piped(rig: Rig, env: dict[str, str]) -> None:
+    data = "".join(f"line {i}\n" for i in range(2000))
+    with served(rig, EXEC_PROTOCOL[_kind(env)]):
+        out = rig.ok("exec", "-i", "app", "-c", "main", "--", "cat", input=data, env=env)
+    assert out == data
+    assert rig.ok("exec", "-i", "app", "-c", "main", "--", "wc", "-l", input=data, env=env).strip() == "2000"
+
+
+@PROTOCOLS
+def test_exec_missing_command(rig: Rig, env: dict[str, str]) -> None:
+    r = rig.kubectl("exec", "app", "-c", "main", "--", "no-such-command", env=env)
+    assert r.returncode == 127, (r.returncode, r.stderr)
+
+
+def test_exec_errors(rig: Rig) -> None:
+    r = rig.kubectl("exec", "app", "-c", "nope", "--", "true")
+    assert r.returncode != 0 and "container nope is not valid for pod app" in r.stderr
+    r = rig.kubectl("exec", "unbound", "--", "true")
+    assert r.returncode != 0 and "does not have a host assigned" in r.stderr
+
+
+# --- cp, attach, port-forward ----------------------------------------------------------------------------------
+
+
+@PROTOCOLS
+def test_cp_both_ways(rig: Rig, env: dict[str, str], tmp_path: Path) -> None:
+    src = tmp_path / "in.txt"
+    src.write_bytes(os.urandom(100_000).hex().encode())
+    with served(rig, EXEC_PROTOCOL[_kind(env)]):
+        rig.ok("cp", str(src), "app:/tmp/in.txt", "-c", "main", env=env)
+    back = tmp_path / "back.txt"
+    rig.ok("cp", "app:/tmp/in.txt", str(back), "-c", "main", env=env)
+    assert back.read_bytes() == src.read_bytes()
+
+
+def test_attach_with_stdin(rig: Rig) -> None:
+    with served(rig, "attach/websocket:v5.channel.k8s.io"):
+        r = rig.kubectl("attach", "-i", "ask", "-c", "main", input="hello\n", timeout=60)
+    assert "got hello" in r.stdout, r.stderr
+    assert r.returncode == 4, (r.returncode, r.stderr)
+
+
+@PROTOCOLS
+def test_port_forward(rig: Rig, env: dict[str, str]) -> None:
+    before = rig.server.served[FORWARD_PROTOCOL[_kind(env)]]
+    proc = subprocess.Popen([*rig.cluster.argv, "port-forward", "pod/app", ":8080"], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env})
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        m = re.search(r"127\.0\.0\.1:(\d+) -> 8080", line)
+        assert m, f"{line!r} {proc.stderr.read() if proc.poll() is not None and proc.stderr else ''}"
+        for _ in range(3):  # each request is a new connection, a new pair of streams
+            with urllib.request.urlopen(f"http://127.0.0.1:{m.group(1)}/index.html", timeout=30) as resp:
+                assert resp.read() == b"pong\n"
+        assert rig.server.served[FORWARD_PROTOCOL[_kind(env)]] > before
+    finally:
+        proc.terminate()
+        proc.wait(10)

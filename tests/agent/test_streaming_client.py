@@ -1,0 +1,111 @@
+"""The kubernetes Python client's ``stream()`` and ``portforward()`` through the API server, and the agent's
+own authentication (only the API server's client certificate may use it)."""
+
+from __future__ import annotations
+
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from kubernetes import client, config
+from kubernetes.stream import portforward, stream
+
+from kubelite.api.security.pki import ensure_pki
+from tests.agent import streaming_rig
+from tests.agent.streaming_rig import Rig
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    with streaming_rig.running(tmp_path_factory.mktemp("streaming")) as r:
+        yield r
+
+
+@pytest.fixture(scope="module")
+def core(rig: Rig) -> Iterator[client.CoreV1Api]:
+    api = config.new_client_from_config(config_file=str(rig.cluster.kubeconfig))
+    try:
+        yield client.CoreV1Api(api)
+    finally:
+        api.close()
+
+
+def _exec(core: client.CoreV1Api, command: list[str], **kw: bool) -> client.ApiClient:
+    opts = {"stdin": False, "stdout": True, "stderr": True, "tty": False, **kw}
+    return stream(core.connect_get_namespaced_pod_exec, "app", "default", container="main", command=command,
+                  _preload_content=False, **opts)
+
+
+def test_exec_exit_code_and_streams(rig: Rig, core: client.CoreV1Api) -> None:
+    before = rig.server.served["exec/websocket:v5.channel.k8s.io"]
+    ws = _exec(core, ["sh", "-c", "echo out; echo err >&2; exit 5"])
+    ws.run_forever(timeout=30)
+    assert (ws.read_stdout(), ws.read_stderr(), ws.returncode) == ("out\n", "err\n", 5)
+    assert rig.server.served["exec/websocket:v5.channel.k8s.io"] == before + 1
+
+
+def test_exec_stdin_closed_with_v5(core: client.CoreV1Api) -> None:
+    ws = _exec(core, ["sh", "-c", "wc -c; exit 0"], stdin=True)
+    ws.write_stdin("twelve bytes")
+    ws.close_channel(0)  # v5: end of stdin, the command sees EOF and exits
+    ws.run_forever(timeout=30)
+    assert ws.read_stdout().strip() == "12"
+    assert ws.returncode == 0
+
+
+def test_exec_with_a_terminal(core: client.CoreV1Api) -> None:
+    ws = _exec(core, ["sh", "-c", "tty; stty size"], tty=True)
+    ws.run_forever(timeout=30)
+    out = ws.read_stdout()
+    assert out.startswith("/dev/pts/"), out
+    assert ws.returncode == 0
+
+
+def test_preloaded_exec_output(core: client.CoreV1Api) -> None:
+    out = stream(core.connect_get_namespaced_pod_exec, "app", "default", container="main",
+                 command=["cat", "/www/index.html"], stdin=False, stdout=True, stderr=True, tty=False)
+    assert out == "pong\n"
+
+
+def test_port_forward_v4_channels(rig: Rig, core: client.CoreV1Api) -> None:
+    pf = portforward(core.connect_get_namespaced_pod_portforward, "app", "default", ports="8080")
+    try:
+        sock = pf.socket(8080)
+        sock.settimeout(30)
+        sock.sendall(b"GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n")
+        data = b""
+        while chunk := sock.recv(4096):
+            data += chunk
+        assert data.startswith(b"HTTP/1.") and data.endswith(b"pong\n"), data
+        sock.close()
+        assert pf.error(8080) is None
+    finally:
+        pf.close()
+    assert rig.server.served["portforward/websocket:v4.channel.k8s.io"] >= 1
+
+
+def _agent_get(rig: Rig, cert: tuple[bytes, bytes] | None) -> int:
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if cert is not None:
+        d = rig.base / "certs"
+        d.mkdir(exist_ok=True)
+        (d / "c.crt").write_bytes(cert[0])
+        (d / "c.key").write_bytes(cert[1])
+        ctx.load_cert_chain(d / "c.crt", d / "c.key")
+    url = f"https://127.0.0.1:{rig.server.port}/containerLogs/default/app/short"
+    try:
+        with urllib.request.urlopen(url, context=ctx, timeout=30) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as e:
+        return int(e.code)
+
+
+def test_agent_accepts_only_the_api_server(rig: Rig) -> None:
+    pki = ensure_pki(rig.cluster.data_dir)
+    assert _agent_get(rig, None) == 401
+    assert _agent_get(rig, pki.issue_client_cert("kubelite-admin", ("system:masters",))) == 403
+    assert _agent_get(rig, pki.issue_client_cert("kube-apiserver-kubelet-client")) == 200
