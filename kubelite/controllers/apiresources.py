@@ -37,8 +37,10 @@ class APIResource:
                              subresource)
 
 
-async def discover(client: APIClient, verbs: frozenset[str] = frozenset({"list", "watch", "delete"})) -> list[APIResource]:
-    """Every top-level resource whose verbs include ``verbs``, core first, each group at its preferred version."""
+async def discover(client: APIClient, verbs: frozenset[str] = frozenset({"list", "watch", "delete"}),
+                   ignored: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset(IGNORED)) -> list[APIResource]:
+    """Every top-level resource whose verbs include ``verbs``, core first, each group at its preferred version,
+    but ``ignored`` ((group/version, plural) pairs; the events by default)."""
     versions = ["v1"]
     groups = await client.get("/apis")
     for g in groups.get("groups") or []:
@@ -50,7 +52,7 @@ async def discover(client: APIClient, verbs: frozenset[str] = frozenset({"list",
         doc = await client.get("/api/v1" if gv == "v1" else f"/apis/{gv}")
         for r in doc.get("resources") or []:
             name = r.get("name", "")
-            if "/" in name or (gv, name) in IGNORED or not verbs <= set(r.get("verbs") or []):
+            if "/" in name or (gv, name) in ignored or not verbs <= set(r.get("verbs") or []):
                 continue
             out.append(APIResource(gv, name, r.get("kind", ""), bool(r.get("namespaced"))))
     return out

@@ -27,3 +27,5 @@ class ControllerOptions:
     job_backoff_max: float = 360.0
     # Node lifecycle (F2): how often every node is checked even without events (kube's --node-monitor-period).
     node_monitor_period: float = 5.0
+    # Namespace (F2): how soon a Terminating namespace with content left is looked at again.
+    namespace_resync_period: float = 2.0

@@ -15,11 +15,15 @@ from kubelite.controllers.base import Controller, ControllerContext
 from kubelite.controllers.cronjob import CronJobController
 from kubelite.controllers.garbagecollector import GarbageCollector
 from kubelite.controllers.job import JobController
+from kubelite.controllers.namespace import NamespaceController
 from kubelite.controllers.nodelifecycle import NodeLifecycleController
+from kubelite.controllers.serviceaccount import ServiceAccountController
 
 Factory = Callable[[ControllerContext], Controller]
 
 CONTROLLERS: dict[str, Factory] = {
+    "namespace": NamespaceController,
+    "serviceaccount": ServiceAccountController,
     "nodelifecycle": NodeLifecycleController,
     "cronjob": CronJobController,
     "garbagecollector": GarbageCollector,
