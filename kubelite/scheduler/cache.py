@@ -63,6 +63,11 @@ class Cache:
         ni.set_node(node)
         self._count_images(ni, 1)
 
+    def touch_node(self, node: Obj) -> None:
+        ni = self.nodes.get(str((node.get("metadata") or {}).get("name", "")))
+        if ni is not None and ni.node is not None:
+            ni.node = node
+
     def remove_node(self, name: str) -> None:
         ni = self.nodes.get(name)
         if ni is None:
