@@ -185,7 +185,13 @@ async def run_leader_elected(client: APIClient, name: str, identity: str, on_sta
     """Lead whenever possible until cancelled: after losing the Lease, stand again as a candidate."""
     elector = LeaderElector(client, name, identity, config)
     while True:
-        await elector.run(on_started, on_stopped)
+        try:
+            await elector.run(on_started, on_stopped)
+        except Exception as e:
+            # ``on_started`` failed (say the API was briefly unreachable): we still hold the Lease, so the next
+            # round takes it back at once and tries again
+            log.warning("leader election %s: starting failed: %s", name, e, exc_info=not isinstance(e, KubeliteError))
+            await asyncio.sleep(elector.config.retry_period)
 
 
 async def start_leader_elected(client: APIClient, name: str, identity: str, start: Callable[[], Awaitable[Stop]],

@@ -126,3 +126,24 @@ def test_start_leader_elected_runs_only_while_leading(controllers: ControllerHar
 def test_bad_configuration_is_refused() -> None:
     with pytest.raises(ValueError, match="retry_period < renew_deadline < lease_duration"):
         LeaderElectionConfig(lease_duration=5, renew_deadline=10)
+
+
+def test_a_failed_start_is_retried_while_holding_the_lease(controllers: ControllerHarness) -> None:
+    h = controllers
+    config = LeaderElectionConfig(lease_duration=2, renew_deadline=1.5, retry_period=0.2)
+    attempts: list[int] = []
+
+    async def start() -> Any:
+        attempts.append(1)
+        if len(attempts) == 1:
+            from kubelite.errors import Unavailable
+            raise Unavailable("the API went away for a moment")
+
+        async def stop() -> None:
+            return None
+        return stop
+
+    stop = h.run(start_leader_elected(h.client, "test-lease-4", "alpha", start, config))
+    h.wait_for(lambda: len(attempts) == 2, "a second start")
+    assert lease(h, "test-lease-4")["leaseTransitions"] == 0  # never let go of it meanwhile
+    h.run(stop())
