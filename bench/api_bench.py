@@ -1,7 +1,8 @@
-"""API benchmark: a real `kubelite server` on SQLite and on etcd, over HTTPS, against raw etcd, in one run.
+"""API benchmark: a real API server on SQLite and on etcd, over HTTPS, against raw etcd, in one run.
 
-For each driver a fresh `kubelite server` subprocess (the command users run,
-TLS, the admin client certificate from its kubeconfig) is driven by one
+For each driver a fresh API server subprocess (what `kubelite server` runs,
+TLS, the admin client certificate from its kubeconfig; without the
+controllers and scheduler unless ``--control-plane``) is driven by one
 aiohttp client session with keep-alive from this process:
 
 - create/s and get/s of pods, one client and 16 concurrent ones (POST and GET
@@ -73,17 +74,34 @@ def pod(name: str) -> dict[str, object]:
                                      "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}]}}
 
 
-class Server:
-    """`kubelite server` as a subprocess on a free port; stopped with SIGTERM."""
+# The API server alone, as `kubelite server` starts it but without the control plane beside it.
+API_ONLY = """
+import asyncio, sys
+from pathlib import Path
+from kubelite.api.server import APIServer, ServerConfig
+d, port, store = sys.argv[1:4]
+asyncio.run(APIServer(ServerConfig(data_dir=Path(d), bind_address="127.0.0.1", port=int(port),
+                                   datastore=store)).serve_forever())
+"""
 
-    def __init__(self, data_dir: Path, datastore: str) -> None:
+
+class Server:
+    """The API server as a subprocess on a free port; stopped with SIGTERM.
+
+    By default the API server alone (``APIServer.serve_forever``, what `kubelite server` runs before it starts
+    the controllers and the scheduler): they would react to every benchmark pod (scheduling attempts, status
+    patches, Events) and measure the control plane's workload instead. ``control_plane`` runs `kubelite server`.
+    """
+
+    def __init__(self, data_dir: Path, datastore: str, control_plane: bool = False, tree: Path = REPO) -> None:
         self.data_dir, self.port = data_dir, free_port()
         self.log = data_dir.parent / f"{data_dir.name}.log"
+        argv = ([sys.executable, "-m", "kubelite.cli.server", "--data-dir", str(data_dir), "--bind-address",
+                 "127.0.0.1", "--port", str(self.port), "--datastore", datastore] if control_plane else
+                [sys.executable, "-c", API_ONLY, str(data_dir), str(self.port), datastore])
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "kubelite.cli.server", "--data-dir", str(data_dir), "--bind-address",
-                 "127.0.0.1", "--port", str(self.port), "--datastore", datastore],
-                stdout=log, stderr=subprocess.STDOUT, env=dict(os.environ, PYTHONPATH=str(REPO)))
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                         env=dict(os.environ, PYTHONPATH=str(tree)), cwd=tree)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -241,11 +259,15 @@ async def main_async(a: argparse.Namespace) -> None:
     run_id = str(int(time.time()))
     value = b""
     with tempfile.TemporaryDirectory(prefix="kubelite-api-bench-", dir=a.dir) as tmp, EtcdServer() as etcd:
-        for name, datastore in (("API sqlite", "sqlite"), ("API etcd", f"etcd://{etcd.endpoint}")):
-            if a.drivers and name.split()[-1] not in a.drivers:
+        servers = [("API sqlite", "sqlite", REPO), ("API etcd", f"etcd://{etcd.endpoint}", REPO)]
+        if a.baseline:  # the same benchmark on another source tree (e.g. `git archive` of an older commit)
+            servers.insert(0, ("API sqlite before", "sqlite", Path(a.baseline).resolve()))
+        for name, datastore, tree in servers:
+            driver = name.split()[1]
+            if a.drivers and driver not in a.drivers:
                 continue
             print(f"# {name} ...", file=sys.stderr, flush=True)
-            server = Server(Path(tmp) / name.split()[-1], datastore)
+            server = Server(Path(tmp) / name.replace(" ", "-"), datastore, a.control_plane, tree)
             try:
                 api = Api(server)
                 try:
@@ -269,17 +291,19 @@ def report(results: dict[str, dict[str, float]], rounds: int) -> None:
     cols = list(results)
     ratios = [c for c in cols if c != "raw etcd"] if "raw etcd" in results else []
     metrics = list(dict.fromkeys(m for r in results.values() for m in r))
-    print(f"{'metric (median of ' + str(rounds) + ')':36}" + "".join(f"{c:>12}" for c in cols)
+    w = max(12, *(len(c) + 1 for c in cols))
+    print(f"{'metric (median of ' + str(rounds) + ')':36}" + "".join(f"{c:>{w}}" for c in cols)
           + "".join(f"{c.split()[-1] + '/raw':>13}" for c in ratios))
     for m in metrics:
-        row = f"{m:36}" + "".join(f"{results[c][m]:12.1f}" if m in results[c] else f"{'-':>12}" for c in cols)
+        row = f"{m:36}" + "".join(f"{results[c][m]:{w}.1f}" if m in results[c] else f"{'-':>{w}}" for c in cols)
         for c in ratios:
             row += f"{results[c][m] / results['raw etcd'][m]:13.2f}" if m in results["raw etcd"] else f"{'':13}"
         print(row)
     print("(ratios > 1 are better for rates, worse for ms; raw etcd = bare put/range/watch on etcd's JSON gateway)")
-    if "API sqlite" in results and "raw etcd" in results:
-        r = results["API sqlite"]["create/s, 1 client"] / results["raw etcd"]["create/s, 1 client"]
-        print(f"API-on-SQLite / raw etcd, single-client writes: {r:.2f} (aim >= 0.5)")
+    for c in ("API sqlite before", "API sqlite"):
+        if c in results and "raw etcd" in results:
+            r = results[c]["create/s, 1 client"] / results["raw etcd"]["create/s, 1 client"]
+            print(f"{c} / raw etcd, single-client writes: {r:.2f} (aim >= 0.5)")
 
 
 def main() -> None:
@@ -292,6 +316,10 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="a small run (CI): --n 200 --pods 2000 --events 50 --rounds 1")
     ap.add_argument("--dir", default=None, help="where the data dirs go (default: $TMPDIR)")
     ap.add_argument("--drivers", nargs="*", help="a subset of: sqlite etcd raw")
+    ap.add_argument("--baseline", metavar="DIR", help="also run the SQLite server from this source tree, first "
+                    "(before/after in one run)")
+    ap.add_argument("--control-plane", action="store_true",
+                    help="run `kubelite server` (controllers and scheduler too) instead of the API server alone")
     a = ap.parse_args()
     if a.quick:
         a.n, a.pods, a.events, a.rounds = 200, 2000, 50, 1

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+
+import orjson
 
 from kubelite.api.schematypes import KEY_DEFAULTS, Type
 
@@ -33,6 +34,13 @@ def field(name: str) -> str:
 
 
 def _compact(v: Any) -> str:
+    # orjson writes strings, integers and booleans exactly as json.dumps(ensure_ascii=False) does (not floats);
+    # it raises TypeError on what it cannot (lone surrogates, integers beyond 64 bits): then json does it.
+    if isinstance(v, str) or (isinstance(v, dict) and all(type(x) in (str, int, bool) for x in v.values())):
+        try:
+            return orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode()
+        except TypeError:
+            pass
     return json.dumps(v, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
@@ -82,26 +90,25 @@ def _go_string(v: Any) -> str:
 
 
 def encode(fields: Iterable[Path]) -> dict[str, Any]:
-    """A set of member paths as a ``fieldsV1`` trie."""
+    """A set of member paths as a ``fieldsV1`` trie.
+
+    Sorted paths put every node's children in order and every path before its
+    descendants, so a member node gets its ``"."`` (which sorts first) when its
+    first child arrives, all in one pass.
+    """
     root: dict[str, Any] = {}
-    members = set(fields)
-    for path in sorted(members):
+    member_nodes: set[int] = set()
+    for path in sorted(set(fields)):
         node = root
         for el in path:
-            node = node.setdefault(el, {})
-    _mark(root, (), members)
+            sub = node.get(el)
+            if sub is None:
+                if not node and id(node) in member_nodes:
+                    node["."] = {}
+                sub = node[el] = {}
+            node = sub
+        member_nodes.add(id(node))
     return root
-
-
-def _mark(node: dict[str, Any], prefix: Path, members: set[Path]) -> None:
-    for el, sub in list(node.items()):
-        p = (*prefix, el)
-        if sub:
-            _mark(sub, p, members)
-            if p in members:
-                sub["."] = {}
-    for el in list(node):
-        node[el] = dict(sorted(node[el].items()))
 
 
 def decode(fields: Any) -> FieldSet:
@@ -140,8 +147,7 @@ def prefixes(fields: Iterable[Path]) -> set[Path]:
 # -- walking a typed value ---------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
     value: Any
     leaf: bool
     member: bool
@@ -163,12 +169,7 @@ def _walk(value: Any, t: Type | None, path: Path, out: dict[Path, Node]) -> None
         if not value and path:
             out[path] = Node(value, True, True)
             return
-        for k, v in value.items():
-            sub = t.field(k) if t is not None else None
-            p = (*path, field(k))
-            _walk(v, sub, p, out)
-            if p not in out:  # a container with children: a member only as an entry of a map
-                out[p] = Node(v, False, t is None or not t.is_field(k))
+        walk_fields(value, t, path, out)
         return
     if isinstance(value, list) and kind in ("list", "untyped"):
         lt = t.list_type if t is not None else "atomic"
@@ -178,13 +179,28 @@ def _walk(value: Any, t: Type | None, path: Path, out: dict[Path, Node]) -> None
         sub = t.items() if t is not None else None
         keys = t.list_keys if t is not None else []
         for i, item in enumerate(value):
-            el = _item_element(item, lt, keys, i)
-            p = (*path, el)
+            p = (*path, _item_element(item, lt, keys, i))
             if lt == "map":
                 _walk(item, sub, p, out)
             out[p] = Node(item, lt != "map", True)
         return
     out[path] = Node(value, True, True)
+
+
+def walk_fields(value: dict[str, Any], t: Type | None, path: Path, out: dict[Path, Node],
+                skip: tuple[str, ...] = ()) -> None:
+    """The fields of a struct or map at ``path`` (but ``skip``), into ``out``, as :func:`walk` reports them."""
+    for k, v in value.items():
+        if k in skip:
+            continue
+        sub = t.field(k) if t is not None else None
+        p = (*path, "f:" + k)
+        if not isinstance(v, (dict, list)):  # a scalar: a leaf whatever its schema says
+            out[p] = Node(v, True, True)
+            continue
+        _walk(v, sub, p, out)
+        if p not in out:  # a container with children: a member only as an entry of a map
+            out[p] = Node(v, False, t is None or not t.is_field(k))
 
 
 def _item_element(item: Any, list_type: str, keys: list[str], index: int) -> str:

@@ -11,8 +11,6 @@ middleware of :mod:`kubelite.api.server` renders them.
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +26,7 @@ from kubelite.api.registry.base import Obj, Strategy
 from kubelite.api.registry.reviews import Review
 from kubelite.api.storage import Selection, Storage, decode, item_json, parse_rv
 from kubelite.api.tables import partial, row, table
-from kubelite.api.watch import WatchEvent, watch_events
+from kubelite.api.watch import watch_events
 from kubelite.errors import Gone, KubeliteError, NotFound
 
 STORAGE: web.AppKey[Storage] = web.AppKey("storage", Storage)
@@ -220,6 +218,11 @@ async def patch(req: web.Request, storage: Storage, t: Target) -> web.Response:
 
     def fn(cur: Obj) -> Obj:
         new: Obj = unchecked(cur)
+        if isinstance(new, dict) and isinstance(new.get("metadata"), dict) and \
+                new["metadata"].get("resourceVersion") == cur.get("metadata", {}).get("resourceVersion"):
+            # A patch is unconditional unless it names another resourceVersion: the one copied from the
+            # current object must not turn a lost compare-and-swap race into a 409 (update retries instead).
+            new["metadata"].pop("resourceVersion", None)
         if isinstance(new, dict):
             warnings[:] = validation.check(t.s, new, directive, old=cur, patch_problems=duplicated)
         return new
@@ -310,26 +313,33 @@ async def watch(req: web.Request, storage: Storage, t: Target, sel: Selection) -
     accept = Accept.parse(req.headers.get("Accept", ""))
     include = req.query.get("includeObject", "Metadata")
     bookmarks = req.query.get("allowWatchBookmarks", "") in ("1", "true", "True")
-    events: AsyncGenerator[WatchEvent, None] = watch_events(storage, t.s, t.namespace, sel, req.query.get("resourceVersion", ""), timeout,
-                          bookmarks, req.app[STOPPING])
+    batches = watch_events(storage, t.s, t.namespace, sel, req.query.get("resourceVersion", ""), timeout,
+                           bookmarks, req.app[STOPPING])
     resp = web.StreamResponse(headers={"Content-Type": "application/json", "Cache-Control": "no-cache"})
     resp.enable_chunked_encoding()
     await resp.prepare(req)
     headers = True
     try:
-        async for ev in events:
-            obj = ev.object
-            if ev.type not in ("ERROR", "BOOKMARK"):
-                if accept.table:
-                    obj = table(t.s, [obj], include, obj["metadata"].get("resourceVersion", ""), headers=headers)
-                    headers = False
-                elif accept.partial:
-                    obj = partial(obj)
-            await resp.write(json.dumps({"type": ev.type, "object": obj}, separators=(",", ":")).encode() + b"\n")
+        async for batch in batches:
+            lines = []
+            for ev in batch:
+                line = ev.line() if not (accept.table or accept.partial) else None
+                if line is None:  # tables, metadata-only, bookmarks, errors: encoded for this watcher
+                    obj = ev.object
+                    if ev.type not in ("ERROR", "BOOKMARK"):
+                        if accept.table:
+                            obj = table(t.s, [obj], include, obj["metadata"].get("resourceVersion", ""),
+                                        headers=headers)
+                            headers = False
+                        elif accept.partial:
+                            obj = partial(obj)
+                    line = jsonfast.dumps({"type": ev.type, "object": obj}) + b"\n"
+                lines.append(line)
+            await resp.write(b"".join(lines))  # one write (one TLS record run) per batch
     except ConnectionResetError:
         pass
     except KubeliteError as e:  # after the headers went out, an error can only be an ERROR event
-        await resp.write(json.dumps({"type": "ERROR", "object": to_status(e).body()}).encode() + b"\n")
+        await resp.write(jsonfast.dumps({"type": "ERROR", "object": to_status(e).body()}) + b"\n")
     finally:
-        await events.aclose()
+        await batches.aclose()
     return resp

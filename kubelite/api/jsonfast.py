@@ -16,6 +16,7 @@ any other shape is decoded and encoded as before.
 
 from __future__ import annotations
 
+import copy as copy_module
 import json
 import re
 from typing import Any
@@ -38,6 +39,14 @@ def loads(data: bytes | str) -> Any:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
         return json.loads(data)
+
+
+def copy(obj: Any) -> Any:
+    """A deep copy of a JSON value, through orjson (several times faster than ``copy.deepcopy``)."""
+    try:
+        return orjson.loads(orjson.dumps(obj))
+    except (TypeError, orjson.JSONDecodeError):
+        return copy_module.deepcopy(obj)
 
 
 def with_resource_version(value: bytes, revision: int) -> bytes | None:

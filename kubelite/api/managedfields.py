@@ -145,7 +145,26 @@ def nodes(s: Strategy, obj: Obj | None, subresource: str) -> dict[Path, Node]:
     if obj is None:
         return {}
     t = type_for(s.api_version, s.kind)
-    return {p: n for p, n in fieldpath.walk(obj, t).items() if not ignored(p, s, subresource)}
+    meta = obj.get("metadata") if isinstance(obj, dict) else None
+    if t is None or t.kind != "struct" or t.atomic or not isinstance(meta, dict) or not meta:
+        return {p: n for p, n in fieldpath.walk(obj, t).items() if not ignored(p, s, subresource)}
+    # The same as walking everything and dropping what ignored() names, without walking what it drops:
+    # every write of every object passes here.
+    out: dict[Path, Node] = {}
+    if subresource == "status":
+        if "status" in obj:
+            fieldpath.walk_fields({"status": obj["status"]}, t, (), out)
+        return out
+    mt = t.field("metadata")
+    if mt is not None and (mt.kind != "struct" or mt.atomic):
+        return {p: n for p, n in fieldpath.walk(obj, t).items() if not ignored(p, s, subresource)}
+    fieldpath.walk_fields(meta, mt, ("f:metadata",), out, SERVER_OWNED)
+    skip = ("apiVersion", "kind", "metadata", "status") if s.has_status else ("apiVersion", "kind", "metadata")
+    rest = {k: v for k, v in obj.items() if k not in skip or (k in ("apiVersion", "kind") and isinstance(v, (dict, list)))}
+    fieldpath.walk_fields(rest, t, (), out)
+    for k in ("f:apiVersion", "f:kind"):
+        out.pop((k,), None)
+    return out
 
 
 def compare(old: dict[Path, Node], new: dict[Path, Node]) -> tuple[FieldSet, FieldSet]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import secrets
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -162,8 +163,14 @@ def new_uid() -> str:
     return str(uuid.uuid4())
 
 
+_NOW: list[object] = [-1, ""]  # (second, its RFC 3339 text): every write stamps one or two times
+
+
 def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = int(time.time())
+    if _NOW[0] != second:
+        _NOW[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))]
+    return str(_NOW[1])
 
 
 def parse_time(ts: str) -> datetime | None:

@@ -22,6 +22,7 @@ type: objects merge key by key, lists are atomic.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from kubelite.api.schemas import REF_PREFIX, name_for, resolve
@@ -38,20 +39,46 @@ def _types(node: dict[str, Any]) -> set[str]:
 
 
 class Type:
-    """One position in the schema tree: how the value found there merges."""
+    """One position in the schema tree: how the value found there merges.
 
-    __slots__ = ("prop", "node")
+    Types are interned by the identity of their property schema (the loaded
+    definitions never change) and compute their annotations once: the walks of
+    server-side apply and strategic merge ask for them at every node of every write.
+    """
 
-    def __init__(self, prop: dict[str, Any]) -> None:
-        self.prop = prop
-        self.node = resolve(prop)
+    __slots__ = ("prop", "node", "kind", "atomic", "list_type", "list_keys", "_fields", "_extra", "_items")
+
+    def __new__(cls, prop: dict[str, Any]) -> Type:
+        t = _INTERNED.get(id(prop))
+        if t is not None and t.prop is prop:
+            return t
+        t = super().__new__(cls)
+        t.prop = prop
+        t.node = resolve(prop)
+        t.kind = t._kind()
+        t.atomic = bool(t._ann("x-kubernetes-map-type") == "atomic")
+        t.list_type = t._list_type()
+        t.list_keys = t._list_keys()
+        t._fields = {}
+        t._extra = {}
+        t._items = _UNSET
+        _INTERNED[id(prop)] = t
+        return t
+
+    prop: dict[str, Any]
+    node: dict[str, Any]
+    kind: str  # ``struct``, ``map``, ``list`` or ``scalar``; ``untyped`` for free-form values
+    atomic: bool  # a map or struct replaced whole (``x-kubernetes-map-type: atomic``)
+    list_type: str
+    list_keys: list[str]
+    _fields: dict[str, Any]
+    _extra: dict[str, Type | None]
+    _items: Any
 
     def _ann(self, key: str) -> Any:
         return self.prop.get(key, self.node.get(key))
 
-    @property
-    def kind(self) -> str:
-        """``struct``, ``map``, ``list`` or ``scalar``; ``untyped`` for free-form values."""
+    def _kind(self) -> str:
         n = self.node
         if n.get("x-kubernetes-preserve-unknown-fields") or n.get("x-kubernetes-embedded-resource"):
             return "untyped"
@@ -64,13 +91,7 @@ class Type:
             return "map"
         return "scalar"
 
-    @property
-    def atomic(self) -> bool:
-        """A map or struct replaced whole (``x-kubernetes-map-type: atomic``)."""
-        return bool(self._ann("x-kubernetes-map-type") == "atomic")
-
-    @property
-    def list_type(self) -> str:
+    def _list_type(self) -> str:
         lt = self._ann("x-kubernetes-list-type")
         if lt in ("atomic", "set", "map"):
             return str(lt)
@@ -78,8 +99,7 @@ class Type:
             return "map"
         return "atomic"
 
-    @property
-    def list_keys(self) -> list[str]:
+    def _list_keys(self) -> list[str]:
         keys = self._ann("x-kubernetes-list-map-keys")
         if isinstance(keys, list) and keys:
             return [str(k) for k in keys]
@@ -96,17 +116,26 @@ class Type:
         return str(self._ann("x-kubernetes-patch-merge-key") or "")
 
     def field(self, name: str) -> Type | None:
+        t = self._fields.get(name, _UNSET)
+        if t is not _UNSET:
+            out: Type | None = t
+            return out
         props = self.node.get("properties")
         if isinstance(props, dict) and name in props:
-            return Type(props[name])
-        extra = self.node.get("additionalProperties")
-        if isinstance(extra, dict):
-            return Type(extra)
-        return None
+            self._fields[name] = t = Type(props[name])
+            return t
+        # Map entries (labels...) are not remembered by name: their keys are the users', unbounded.
+        if "" not in self._extra:
+            extra = self.node.get("additionalProperties")
+            self._extra[""] = Type(extra) if isinstance(extra, dict) else None
+        return self._extra[""]
 
     def items(self) -> Type | None:
-        it = self.node.get("items")
-        return Type(it) if isinstance(it, dict) else None
+        if self._items is _UNSET:
+            it = self.node.get("items")
+            self._items = Type(it) if isinstance(it, dict) else None
+        out: Type | None = self._items
+        return out
 
     def is_field(self, name: str) -> bool:
         """Whether ``name`` is a declared struct field (not an entry of a map)."""
@@ -114,6 +143,11 @@ class Type:
         return isinstance(props, dict) and name in props
 
 
+_INTERNED: dict[int, Type] = {}
+_UNSET = object()
+
+
+@functools.cache
 def type_for(api_version: str, kind: str) -> Type | None:
     """The schema of a top-level kind, or None when we have no schema for it."""
     group, _, version = api_version.rpartition("/")

@@ -149,7 +149,11 @@ def build_app(store: Store, registry: Registry = REGISTRY, middlewares: list[Mid
     async def stop_watches(app: web.Application) -> None:
         app[STOPPING].set()
 
+    async def close_storage(app: web.Application) -> None:
+        await app[STORAGE].close()
+
     app.on_shutdown.append(stop_watches)
+    app.on_cleanup.append(close_storage)
     return app
 
 

@@ -13,7 +13,6 @@ Kubernetes' order: prepare, default, validate, then metadata bookkeeping.
 from __future__ import annotations
 
 import builtins
-import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +30,7 @@ from kubelite.api.errors import (
     ResourceNotFound,
 )
 from kubelite.api.meta import generate_name, new_uid, now_rfc3339
+from kubelite.api.namespaces import NamespaceCache
 from kubelite.api.registry import REGISTRY, Registry
 from kubelite.api.registry.base import Obj, Strategy
 from kubelite.api.selectors import FieldRequirement, label_predicate, parse_field_selector
@@ -122,6 +122,18 @@ class Storage:
         self.store = store
         self.registry = registry
         self.allocators = Allocators(store)  # Service cluster IPs and node ports
+        self.namespaces = NamespaceCache(store)  # the existence check of namespaced creates
+        self.views: builtins.list[Storage] = []  # Storages over wrappers of this store (registry/events.py)
+        from kubelite.api.watchcache import WatchCaches  # it reads values with this module's decode
+
+        self.watch_cache = WatchCaches(store)  # one store watch per watched resource, shared
+
+    async def close(self) -> None:
+        """Stop the background watches (namespace and watch caches); the store itself belongs to the caller."""
+        await self.namespaces.close()
+        await self.watch_cache.close()
+        for v in self.views:
+            await v.close()
 
     # -- keys ------------------------------------------------------------------
 
@@ -172,13 +184,11 @@ class Storage:
     # -- writes ------------------------------------------------------------------
 
     async def ensure_namespace(self, ns: str) -> None:
-        try:
-            await self.store.get(f"/registry/namespaces/{ns}")
-        except NotFound:
-            raise ResourceNotFound(NAMESPACES, ns) from None
+        if not await self.namespaces.exists(ns):
+            raise ResourceNotFound(NAMESPACES, ns)
 
     async def create(self, s: Strategy, ns: str, obj: Obj, dry_run: bool = False, track: Track | None = None) -> Obj:
-        obj = copy.deepcopy(obj)
+        obj = jsonfast.copy(obj)
         obj["apiVersion"], obj["kind"] = s.api_version, s.kind
         meta = obj.setdefault("metadata", {})
         if not isinstance(meta, dict):
@@ -217,7 +227,8 @@ class Storage:
                     kv = await self.store.create(self.key(s, ns, meta["name"]), encode(obj))
                     if s.kind == "Namespace" and not s.group:
                         await self.default_service_account(meta["name"])
-                    return decode(kv)
+                    meta["resourceVersion"] = str(kv.mod_revision)  # obj is what was stored: no decoding
+                    return obj
                 except AlreadyExists:
                     if not base or attempt == 7:
                         raise ResourceExists(s.resource, meta["name"]) from None
@@ -245,7 +256,7 @@ class Storage:
             except NotFound:
                 raise ResourceNotFound(s.resource, name) from None
             old = decode(kv)
-            new = transform(copy.deepcopy(old))
+            new = transform(jsonfast.copy(old))
             client_rv = parse_rv(new.get("metadata", {}).get("resourceVersion"))
             if client_rv and client_rv != kv.mod_revision:
                 raise ResourceConflict(s.resource, name)
@@ -260,6 +271,7 @@ class Storage:
             try:
                 if self._finalized(new):
                     out = decode(await self.store.delete(kv.key, expected_revision=kv.mod_revision))
+                    self._deleted(s, out)
                     await self.allocators.release(s, None, old)
                     return out
                 out = decode(await self.store.update(kv.key, encode(new), expected_revision=kv.mod_revision))
@@ -305,6 +317,10 @@ class Storage:
             meta["generation"] = int(old_meta["generation"]) + 1
         return new
 
+    def _deleted(self, s: Strategy, out: Obj) -> None:
+        if s.kind == "Namespace" and not s.group:
+            self.namespaces.deleted(out["metadata"]["name"], int(out["metadata"]["resourceVersion"]))
+
     @staticmethod
     def _finalized(obj: Obj) -> bool:
         meta = obj["metadata"]
@@ -339,6 +355,7 @@ class Storage:
                 if s.kind == "Namespace":
                     await self._empty_namespace(name)
                 out = decode(await self.store.delete(kv.key, expected_revision=kv.mod_revision))
+                self._deleted(s, out)
                 await self.allocators.release(s, None, out)
                 return out
             except Conflict:

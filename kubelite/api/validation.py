@@ -110,42 +110,89 @@ def _type_ok(node: Any, schema: Obj) -> bool:
             or (name == "number" and "integer" in types and float(node).is_integer()))
 
 
+class _Schema:
+    """A schema node resolved once, with what the walk asks of it (the walk runs on every write)."""
+
+    __slots__ = ("schema", "types", "one_of", "props", "extra", "items")
+
+    def __init__(self, schema: Obj) -> None:
+        self.schema = schema
+        r = schemas.resolve(schema)
+        t = r.get("type")
+        self.types: tuple[str, ...] | None = None if t is None else (t,) if isinstance(t, str) else tuple(t)
+        one = r.get("oneOf") if t is None else None
+        self.one_of: list[Obj] | None = one if one else None
+        props, extra, items = r.get("properties"), r.get("additionalProperties"), r.get("items")
+        self.props: Obj | None = props if isinstance(props, dict) else None
+        self.extra: Obj | None = extra if isinstance(extra, dict) else None
+        self.items: Obj | None = items if isinstance(items, dict) else None
+
+
+_COMPILED: dict[int, _Schema] = {}
+_NAMES = {str: "string", bool: "boolean", int: "integer", float: "number", list: "array", dict: "object",
+          type(None): "null"}
+
+
+def _compiled(schema: Obj) -> _Schema:
+    c = _COMPILED.get(id(schema))
+    if c is None or c.schema is not schema:  # schemas of the loaded definitions live (and keep their ids) forever
+        c = _COMPILED[id(schema)] = _Schema(schema)
+    return c
+
+
+@functools.cache
+def _root(name: str) -> Obj:
+    return {"$ref": schemas.REF_PREFIX + name}
+
+
+def _ok(node: Any, c: _Schema) -> bool:
+    """:func:`_type_ok` on a compiled schema."""
+    types = c.types
+    if types is None:
+        return c.one_of is None or node is None or any(_type_ok(node, sub) for sub in c.one_of)
+    name = _NAMES.get(type(node)) or _type_name(node)
+    return (name in types or name == "null" or (name == "integer" and "number" in types)
+            or (name == "number" and "integer" in types and float(node).is_integer()))
+
+
 def _walk(node: Any, schema: Obj, path: str, dups: Dups, out: list[str], old: Any, bad: list[str]) -> None:
     """Report (and drop) unknown fields, report duplicates, in document order; note wrong types in ``bad``."""
-    schema = schemas.resolve(schema)
-    if not _type_ok(node, schema):
+    c = _compiled(schema)
+    if not _ok(node, c):
         bad.append(path)
         return
     if isinstance(node, dict):
-        props = schema.get("properties")
-        extra = schema.get("additionalProperties")
-        repeated = dups.get(id(node), ())
-        old_map = old if isinstance(old, dict) else {}
-        if isinstance(props, dict):
-            for key in list(node):
-                p = _join(path, key)
-                if key not in props:
-                    if key not in old_map:
-                        out.append(f'unknown field "{p}"')
-                        del node[key]
-                    continue
-                if key in repeated:
-                    out.append(f'duplicate field "{p}"')
-                _walk(node[key], props[key], p, dups, out, old_map.get(key, _ABSENT), bad)
-        elif isinstance(extra, dict):
-            for key, value in node.items():
-                p = _join(path, key)
-                if key in repeated:
-                    out.append(f'duplicate field "{p}"')
-                _walk(value, extra, p, dups, out, old_map.get(key, _ABSENT), bad)
-        else:
-            _duplicates(node, path, dups, out)
+        _fields(node, c, path, dups, out, old, bad)
     elif isinstance(node, list):
-        items = schema.get("items")
-        if isinstance(items, dict):
+        items = c.items
+        if items is not None:
             old_list = old if isinstance(old, list) else []
             for i, value in enumerate(node):
                 _walk(value, items, f"{path}[{i}]", dups, out, old_list[i] if i < len(old_list) else _ABSENT, bad)
+
+
+def _fields(node: dict[str, Any], c: _Schema, path: str, dups: Dups, out: list[str], old: Any,
+            bad: list[str]) -> None:
+    props, extra = c.props, c.extra
+    if props is None and extra is None:
+        _duplicates(node, path, dups, out)
+        return
+    repeated = dups.get(id(node), ()) if dups else ()
+    old_map = old if isinstance(old, dict) else {}
+    for key in list(node) if props is not None else node:
+        sub = props.get(key) if props is not None else extra
+        if sub is None:
+            if key not in old_map:
+                out.append(f'unknown field "{_join(path, key)}"')
+                del node[key]
+            continue
+        if key in repeated:
+            out.append(f'duplicate field "{_join(path, key)}"')
+        value = node[key]
+        if isinstance(value, (dict, list)):
+            _walk(value, sub, _join(path, key), dups, out, old_map.get(key, _ABSENT), bad)
+        elif not _ok(value, _compiled(sub)):  # a scalar: only its type to check, no path unless it is wrong
+            bad.append(_join(path, key))
 
 
 def _duplicates(node: Any, path: str, dups: Dups, out: list[str]) -> None:
@@ -177,7 +224,7 @@ def _scan(s: Strategy, obj: Obj, dups: Dups | None, old: Obj | None) -> tuple[li
     if name is None:
         _duplicates(obj, "", dups or {}, out)
     else:
-        _walk(obj, {"$ref": schemas.REF_PREFIX + name}, "", dups or {}, out, _ABSENT if old is None else old, bad)
+        _walk(obj, _root(name), "", dups or {}, out, _ABSENT if old is None else old, bad)
     return out, bool(bad)
 
 

@@ -105,6 +105,7 @@ class EventV1(Strategy):
 
         view = Storage(EventsStore(storage.store), storage.registry)
         self._views[id(storage)] = (storage, view)
+        storage.views.append(view)  # closed with it
         return view
 
     def validate_spec(self, obj: Obj) -> list[Cause]:
