@@ -25,7 +25,9 @@ from kubelite.agent.streaming.backend import StaticPod, StaticPods
 from kubelite.agent.streaming.server import StreamingServer
 from kubelite.containers.engine import Engine
 from kubelite.containers.specgen import RunOptions
-from tests.api.conftest import Cluster, start_cluster, stop_cluster
+from tests.api.conftest import KUBECTL, Cluster, start_cluster, stop_cluster
+
+__all__ = ["KUBECTL", "Rig", "running"]
 
 NODE = "stream-node"
 

@@ -8,15 +8,22 @@ told not to use them) and the kubernetes Python client's ``stream()``.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
+import select
+import struct
 import subprocess
+import termios
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
+from kubelite.api.security.kubeconfig import build_kubeconfig
+from kubelite.api.security.pki import ensure_pki
 from tests.agent import streaming_rig
 from tests.agent.streaming_rig import Rig
 
@@ -158,3 +165,54 @@ def test_port_forward(rig: Rig, env: dict[str, str]) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@PROTOCOLS
+def test_exec_interactive_terminal(rig: Rig, env: dict[str, str]) -> None:
+    """``kubectl exec -it`` from a real terminal: the shell gets a pty of kubectl's size, and its exit code."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 31, 101, 0, 0))
+    proc = subprocess.Popen([*rig.cluster.argv, "exec", "-it", "app", "-c", "main", "--", "sh"],
+                            stdin=slave, stdout=slave, stderr=slave, env={**os.environ, **env},
+                            start_new_session=True)
+    os.close(slave)
+    out = b""
+    try:
+        os.write(master, b"stty size; tty; exit 7\n")
+        while True:
+            ready, _, _ = select.select([master], [], [], 30)
+            assert ready, f"no output from kubectl exec -it: {out!r}"
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: kubectl exited and closed the terminal
+                break
+            if not chunk:
+                break
+            out += chunk
+        assert proc.wait(30) == 7, out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    text = out.decode(errors="replace")
+    assert "31 101" in text and "/dev/pts/" in text, text
+
+
+def test_exec_needs_the_pods_exec_permission(rig: Rig, tmp_path: Path) -> None:
+    """A node's identity may read pods but not exec into them: 403 from the API server, nothing reaches the agent."""
+    pki = ensure_pki(rig.cluster.data_dir)
+    cert, key = pki.issue_client_cert("system:node:other", ("system:nodes",))
+    kubeconfig = tmp_path / "node.yaml"
+    kubeconfig.write_text(yaml.safe_dump(build_kubeconfig(
+        f"https://127.0.0.1:{rig.cluster.port}", pki.ca_pem, client_cert=(cert, key))))
+    before = dict(rig.server.served)
+    argv = [streaming_rig.KUBECTL, "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "cache")]
+    for env in (WS, SPDY):
+        r = subprocess.run([*argv, "exec", "app", "-c", "main", "--", "true"], capture_output=True, text=True,
+                           timeout=60, env={**os.environ, **env})
+        assert r.returncode != 0
+        assert 'User "system:node:other" cannot' in r.stderr and '"pods/exec"' in r.stderr, r.stderr
+    assert dict(rig.server.served) == before
+    r = subprocess.run([*argv, "logs", "app", "-c", "main"], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and '"pods/log"' in r.stderr, r.stderr

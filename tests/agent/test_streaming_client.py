@@ -3,16 +3,24 @@ own authentication (only the API server's client certificate may use it)."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import json
 import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import websocket
 from kubernetes import client, config
 from kubernetes.stream import portforward, stream
 
+from kubelite.agent.streaming.backend import StaticPods
+from kubelite.agent.streaming.server import StreamingServer
 from kubelite.api.security.pki import ensure_pki
+from kubelite.containers.engine import Engine
 from tests.agent import streaming_rig
 from tests.agent.streaming_rig import Rig
 
@@ -109,3 +117,49 @@ def test_agent_accepts_only_the_api_server(rig: Rig) -> None:
     assert _agent_get(rig, None) == 401
     assert _agent_get(rig, pki.issue_client_cert("kubelite-admin", ("system:masters",))) == 403
     assert _agent_get(rig, pki.issue_client_cert("kube-apiserver-kubelet-client")) == 200
+
+
+@pytest.mark.parametrize("protocol", ["v4.channel.k8s.io", "v4.base64.channel.k8s.io", "channel.k8s.io"])
+def test_exec_older_channel_protocols(rig: Rig, protocol: str) -> None:
+    """What other clients speak: v4 (the Status, no close channel), base64 text frames, and v1's error text."""
+    pki = ensure_pki(rig.cluster.data_dir)
+    d = rig.base / "admin"
+    d.mkdir(exist_ok=True)
+    cert, key = pki.issue_client_cert("admin-ws", ("system:masters",))
+    (d / "c.crt").write_bytes(cert)
+    (d / "c.key").write_bytes(key)
+    url = (f"wss://127.0.0.1:{rig.cluster.port}/api/v1/namespaces/default/pods/app/exec?container=main"
+           "&command=sh&command=-c&command=echo%20hi%3B%20exit%206&stdout=true&stderr=true")
+    ws = websocket.create_connection(url, subprotocols=[protocol], timeout=30, sslopt={
+        "cert_reqs": ssl.CERT_NONE, "certfile": str(d / "c.crt"), "keyfile": str(d / "c.key")})
+    got: dict[int, bytes] = {}
+    try:
+        assert ws.subprotocol == protocol
+        while True:
+            try:
+                msg = ws.recv()
+            except websocket.WebSocketConnectionClosedException:
+                break
+            if not msg:
+                break
+            if isinstance(msg, str):  # base64: the channel as a digit, then the payload in base64
+                channel, payload = int(msg[0]), base64.b64decode(msg[1:])
+            else:
+                channel, payload = msg[0], msg[1:]
+            got[channel] = got.get(channel, b"") + payload
+    finally:
+        ws.close()
+    assert got.get(1) == b"hi\n"
+    if protocol.startswith("v4."):
+        status = json.loads(got[3])
+        assert status["reason"] == "NonZeroExitCode"
+        assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "6"}]
+    else:
+        assert b"exit code 6" in got[3]
+
+
+def test_no_cluster_ca_no_server() -> None:
+    """Without the CA nobody can be authenticated, so the server stays off rather than open to all."""
+    server = StreamingServer(StaticPods(Engine(Path("/nonexistent"))), b"", host="127.0.0.1", port=0)
+    asyncio.run(server.start())
+    assert server.runner is None and server.port == 0

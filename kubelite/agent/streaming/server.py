@@ -35,7 +35,7 @@ from kubelite.agent.streaming.spdy import SpdySession
 from kubelite.agent.streaming.tls import APISERVER_CLIENT_CN, client_cn, server_context
 from kubelite.api.errors import BadRequest, to_status
 from kubelite.api.hijack import switch_protocols
-from kubelite.errors import Forbidden, Invalid, KubeliteError, Unauthorized
+from kubelite.errors import Forbidden, KubeliteError, Unauthorized
 
 log = logging.getLogger(__name__)
 STREAM_CREATION_TIMEOUT = 30.0
@@ -129,8 +129,6 @@ class StreamingServer:
 
     def __init__(self, pods: PodContainers, ca_pem: bytes, host: str = "0.0.0.0", port: int = 10250,
                  hostnames: list[str] | None = None, allowed_cn: str = APISERVER_CLIENT_CN) -> None:
-        if not ca_pem:
-            raise Invalid("the streaming server needs the cluster CA to authenticate the API server")
         self.pods = pods
         self.ca_pem = ca_pem
         self.host = host
@@ -153,6 +151,11 @@ class StreamingServer:
         return app
 
     async def start(self) -> None:
+        if not self.ca_pem:
+            # Without the cluster CA nobody can be authenticated, and an open exec port is a root shell for
+            # anyone: stay off (the API server of an insecure development cluster cannot stream either).
+            log.warning("node streaming server not started: no cluster CA to authenticate the API server with")
+            return
         ips = [self.host] if self.host not in ("", "0.0.0.0", "::") else []
         ctx = server_context(self.ca_pem, self.hostnames, [*ips, "127.0.0.1"])
         self.runner = web.AppRunner(self.app(), handle_signals=False, access_log=None, shutdown_timeout=2.0)
