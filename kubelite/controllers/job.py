@@ -128,8 +128,7 @@ class JobController(Controller):
             return
         status = copy.deepcopy(job.get("status") or {})
         spec = job.get("spec") or {}
-        if not status.get("startTime") and not spec.get("suspend"):
-            status["startTime"] = now_rfc3339()
+        self._suspension(job, status, spec)
         job = await self._count(job, status, pods)
         active = [p for p in pods if not is_finished(p)]
         succeeded, failed = int(status.get("succeeded") or 0), int(status.get("failed") or 0)
@@ -202,6 +201,21 @@ class JobController(Controller):
 
     # --- conditions --------------------------------------------------------------------------------------
 
+    def _suspension(self, job: Obj, status: Obj, spec: Obj) -> None:
+        """``spec.suspend``: the Suspended condition, and a fresh ``startTime`` (so a fresh deadline) on resume."""
+        suspended = condition({"status": status}, "Suspended") is not None
+        if spec.get("suspend"):
+            if not suspended:
+                set_condition(status, "Suspended", "JobSuspended", "Job suspended")
+                self.recorder.event(job, NORMAL, "Suspended", "Job suspended")
+            return
+        if suspended:
+            set_condition(status, "Suspended", "JobResumed", "Job resumed", "False")
+            self.recorder.event(job, NORMAL, "Resumed", "Job resumed")
+            status["startTime"] = now_rfc3339()
+        elif not status.get("startTime"):
+            status["startTime"] = now_rfc3339()
+
     def _interim_condition(self, job: Obj, status: Obj, spec: Obj, active: list[Obj], succeeded: int,
                            failed: int) -> None:
         if condition({"status": status}, FAILURE_TARGET) or condition({"status": status}, SUCCESS_CRITERIA_MET):
@@ -235,12 +249,13 @@ class JobController(Controller):
     @staticmethod
     def _past_deadline(spec: Obj, status: Obj) -> bool:
         deadline, start = spec.get("activeDeadlineSeconds"), parse_time(status.get("startTime"))
-        return deadline is not None and start is not None and time.time() >= start + int(deadline)
+        return not spec.get("suspend") and deadline is not None and start is not None and time.time() >= start + int(deadline)
 
     def _schedule_deadline(self, job: Obj, status: Obj) -> None:
         deadline = (job.get("spec") or {}).get("activeDeadlineSeconds")
         start = parse_time(status.get("startTime"))
-        if deadline is not None and start is not None and not is_finished_job({"status": status}):
+        if deadline is not None and start is not None and not is_finished_job({"status": status}) and \
+                not (job.get("spec") or {}).get("suspend"):
             self.enqueue_after(job, max(0.0, start + int(deadline) - time.time()) + 0.05)
 
     # --- pods --------------------------------------------------------------------------------------------

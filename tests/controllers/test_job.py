@@ -144,3 +144,20 @@ def test_delete_job_cascades(controllers: ControllerHarness, ns: str) -> None:
     assert len(pods) == 1
     h.wait_for(lambda: not job_pods(h, ns, "kept")[0]["metadata"].get("finalizers"), "orphan released")
     assert not job_pods(h, ns, "kept")[0]["metadata"].get("ownerReferences")
+
+
+def test_suspend_and_resume(controllers: ControllerHarness, ns: str) -> None:
+    h = controllers
+    h.ok("-n", ns, "create", "-f", "-", input=job_yaml("nap", parallelism=2, completions=2))
+    h.wait_for(lambda: len(live(job_pods(h, ns, "nap"))) == 2, "two running pods")
+    h.ok("-n", ns, "patch", "job", "nap", "--type=merge", "-p", '{"spec":{"suspend":true}}')
+    h.wait_for(lambda: conditions(job(h, ns, "nap")).get("Suspended") == "JobSuspended", "Suspended")
+    h.wait_for(lambda: not live(job_pods(h, ns, "nap")), "its pods deleted")
+    assert job(h, ns, "nap")["status"]["active"] == 0
+    assert "Suspended" in h.ok("-n", ns, "get", "job", "nap")
+    h.ok("-n", ns, "patch", "job", "nap", "--type=merge", "-p", '{"spec":{"suspend":false}}')
+    h.wait_for(lambda: len(live(job_pods(h, ns, "nap"))) == 2, "two pods again")
+    cond = next(c for c in job(h, ns, "nap")["status"]["conditions"] if c["type"] == "Suspended")
+    assert cond["status"] == "False" and cond["reason"] == "JobResumed"
+    h.wait_for(lambda: (o := h.ok("-n", ns, "describe", "job", "nap")) and "Resumed" in o and "Suspended" in o,
+               "events in describe")
