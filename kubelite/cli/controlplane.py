@@ -42,25 +42,43 @@ async def publish_cluster_info(client: APIClient, data_dir: Path) -> None:
     write_private(data_dir / "node-token", (token + "\n").encode())
 
 
+def identity(data_dir: Path) -> str:
+    """This server's name in leader elections: stable across its restarts (so a restarted server takes its
+    Lease back at once instead of waiting for it to expire), distinct between servers."""
+    import hashlib
+    import socket
+
+    return f"{socket.gethostname()}_{hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:8]}"
+
+
 async def start_control_plane(server: APIServer, *, controllers: bool = True, scheduler: bool = True,
                               options: object | None = None) -> list[Stop]:
-    """Start controllers and scheduler against ``server``; the stops, in start order."""
+    """Start controllers and scheduler against ``server``, each only while it holds its Lease in
+    kube-system (kube-controller-manager, kube-scheduler); the stops, in start order."""
     from kubelite.api.client import APIClient
+    from kubelite.controllers.leaderelection import start_leader_elected
 
     data_dir = server.config.data_dir
     client = APIClient.from_kubeconfig(data_dir / "kubeconfig.yaml", user_agent="kubelite-controller-manager")
     stops: list[Stop] = [client.close]
+    me = identity(data_dir)
     try:
         if server.config.secure:
             await publish_cluster_info(client, data_dir)
         if controllers:
             from kubelite.controllers.manager import start_controllers
 
-            stops.append(await start_controllers(client, options))  # type: ignore[arg-type]
+            async def run_controllers() -> Stop:
+                return await start_controllers(client, options)  # type: ignore[arg-type]
+
+            stops.append(await start_leader_elected(client, "kube-controller-manager", me, run_controllers))
         if scheduler:
             from kubelite.scheduler.scheduler import start_scheduler
 
-            stops.append(await start_scheduler(client))
+            async def run_scheduler() -> Stop:
+                return await start_scheduler(client)
+
+            stops.append(await start_leader_elected(client, "kube-scheduler", me, run_scheduler))
     except BaseException:
         for stop in reversed(stops):
             with contextlib.suppress(Exception):

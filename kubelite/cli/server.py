@@ -23,7 +23,24 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=6443)
     p.add_argument("--datastore", default="sqlite", help="sqlite (in the data dir), sqlite:///path or etcd://h:p,...")
     p.add_argument("--insecure", action="store_true", help="plain HTTP without authentication (development only)")
+    add_control_plane_flags(p)
     return p.parse_args(argv)
+
+
+def add_control_plane_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--node-monitor-grace-period", type=float, default=40.0, metavar="SECONDS",
+                   help="a node whose heartbeats stop for this long becomes NotReady (default 40)")
+    p.add_argument("--default-toleration-seconds", type=int, default=300, metavar="SECONDS",
+                   help="how long pods tolerate a not-ready or unreachable node before eviction (default 300)")
+
+
+def control_plane_options(args: argparse.Namespace) -> object:
+    from kubelite.api.registry import pods
+    from kubelite.controllers.options import ControllerOptions
+
+    pods.DEFAULT_TOLERATION_SECONDS = args.default_toleration_seconds
+    return ControllerOptions(node_monitor_grace_period=args.node_monitor_grace_period,
+                             default_toleration_seconds=args.default_toleration_seconds)
 
 
 def main(argv: list[str]) -> int:
@@ -36,7 +53,7 @@ def main(argv: list[str]) -> int:
                         stream=sys.stderr)
     cfg = ServerConfig(data_dir=Path(args.data_dir), bind_address=args.bind_address, port=args.port,
                        datastore=args.datastore, secure=not args.insecure)
-    asyncio.run(serve(cfg, agent=False))
+    asyncio.run(serve(cfg, agent=False, options=control_plane_options(args)))
     return 0
 
 

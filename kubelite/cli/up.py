@@ -33,6 +33,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--data-dir", default="/var/lib/kubelite", help="state, PKI and kubeconfig.yaml live here")
     p.add_argument("--port", type=int, default=6443, help="the API server's HTTPS port")
     p.add_argument("--node-name", default=None, help="the node's name (default: the host name)")
+    from kubelite.cli.server import add_control_plane_flags
+
+    add_control_plane_flags(p)
     return p.parse_args(argv)
 
 
@@ -83,16 +86,16 @@ def banner(server: APIServer) -> str:
 
 
 async def run(data_dir: Path, port: int, ready: Callable[[APIServer], None] | None = None,
-              node_name: str | None = None) -> None:
+              node_name: str | None = None, options: object | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then stop cleanly; ``ready`` is called once everything is up."""
     from kubelite.api.server import ServerConfig
 
     await serve(ServerConfig(data_dir=data_dir, port=port, datastore="sqlite"), agent=True, ready=ready,
-                node_name=node_name)
+                node_name=node_name, options=options)
 
 
 async def serve(config: Any, *, agent: bool, ready: Callable[[APIServer], None] | None = None,
-                node_name: str | None = None) -> None:
+                node_name: str | None = None, options: object | None = None) -> None:
     """The API server, the control plane beside it and (``agent``) an embedded node agent, until a signal."""
     from kubelite.api.server import APIServer
     from kubelite.cli.controlplane import start_control_plane
@@ -116,7 +119,7 @@ async def serve(config: Any, *, agent: bool, ready: Callable[[APIServer], None] 
     stops: list[Stop] = []
     try:
         await server.start()
-        stops = await start_control_plane(server)
+        stops = await start_control_plane(server, options=options)
         if agent:
             stops += await start_embedded(server, node_name)
         if ready is not None:
@@ -139,7 +142,9 @@ def main(argv: list[str]) -> int:
     def ready(server: APIServer) -> None:
         print(banner(server), flush=True)
 
-    asyncio.run(run(Path(args.data_dir), args.port, ready, args.node_name))
+    from kubelite.cli.server import control_plane_options
+
+    asyncio.run(run(Path(args.data_dir), args.port, ready, args.node_name, control_plane_options(args)))
     print("kubelite: stopped", file=sys.stderr)
     return 0
 

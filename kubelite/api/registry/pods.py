@@ -42,6 +42,11 @@ def pod_status_reason(pod: Obj) -> str:
     return str(reason)
 
 
+# The DefaultTolerationSeconds admission plugin's value (kube-apiserver --default-not-ready-toleration-seconds
+# and --default-unreachable-toleration-seconds); `kubelite server --default-toleration-seconds` sets it.
+DEFAULT_TOLERATION_SECONDS = 300
+
+
 class Pod(Strategy):
     kind, plural, singular = "Pod", "pods", "pod"
     short_names = ("po",)
@@ -59,7 +64,7 @@ class Pod(Strategy):
             spec.setdefault("priority", 0)
             spec.setdefault("tolerations", [
                 {"key": f"node.kubernetes.io/{t}", "operator": "Exists", "effect": "NoExecute",
-                 "tolerationSeconds": 300} for t in ("not-ready", "unreachable")])
+                 "tolerationSeconds": DEFAULT_TOLERATION_SECONDS} for t in ("not-ready", "unreachable")])
         status = obj.setdefault("status", {})
         status.setdefault("phase", "Pending")
         status.setdefault("qosClass", "BestEffort")
