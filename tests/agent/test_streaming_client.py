@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import ssl
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -163,3 +164,19 @@ def test_no_cluster_ca_no_server() -> None:
     server = StreamingServer(StaticPods(Engine(Path("/nonexistent"))), b"", host="127.0.0.1", port=0)
     asyncio.run(server.start())
     assert server.runner is None and server.port == 0
+
+
+def test_terminal_session_hung_up_when_the_client_leaves(core: client.CoreV1Api) -> None:
+    ws = _exec(core, ["sh", "-c", "exec sleep 1001"], tty=True, stdin=True)
+    ws.update(timeout=1)
+    assert "sleep 1001" in _ps(core)
+    ws.close()
+    deadline = time.monotonic() + 30
+    while "sleep 1001" in _ps(core):
+        assert time.monotonic() < deadline, "the terminal session outlived its client"
+        time.sleep(0.1)
+
+
+def _ps(core: client.CoreV1Api) -> str:
+    return str(stream(core.connect_get_namespaced_pod_exec, "app", "default", container="main", command=["ps", "-o", "args"],
+                      stdin=False, stdout=True, stderr=True, tty=False))

@@ -3,10 +3,14 @@
 exec forks the command into the container with the runtime's own
 ``exec.spawn`` (the same path as ``kubelite exec``): pipes for stdin, stdout
 and stderr, or one pty when a terminal is asked for, relayed with non-blocking
-descriptors on the event loop. The process's wait runs in a thread (waitpid
-blocks), and the exit code becomes the Status kubectl turns into its own exit
-code. Output is read to its end even after the process exits, so nothing the
-command printed is lost.
+descriptors on the event loop. The exit is awaited through a pidfd, not a
+thread per session (a few long ``kubectl exec`` sessions would otherwise fill
+the loop's default executor and stall everything else that uses it), and the
+exit code becomes the Status kubectl turns into its own exit code. Output is
+read to its end even after the process exits, so nothing the command printed
+is lost. A client that goes away hangs up a terminal session (SIGHUP, as a
+closed terminal does); a command without a terminal keeps running, as it does
+under the kubelet.
 
 attach joins the shim's attach socket (the runtime's framing: STDIN, STDOUT,
 STDERR, RESIZE, EXIT) and translates frames; the container's exit status ends
@@ -21,8 +25,10 @@ import contextlib
 import fcntl
 import json
 import os
+import signal
 import struct
 import termios
+import threading
 
 from kubelite.agent.streaming.backend import ContainerRef
 from kubelite.agent.streaming.channels import STDERR, STDOUT, CommandStreams, status_json
@@ -80,6 +86,31 @@ async def write_fd(fd: int, data: bytes) -> None:
                 await fut
             finally:
                 loop.remove_writer(fd)
+
+
+async def wait_exit(pid: int) -> int:
+    """The exit code of our child ``pid`` (128+N for a signal), without blocking the loop or a thread."""
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:  # a kernel without pidfds: a thread of our own, not the shared executor
+        box: list[int] = []
+        t = threading.Thread(target=lambda: box.append(rexec.wait(pid)), name=f"wait {pid}", daemon=True)
+        t.start()
+        while t.is_alive():
+            await asyncio.sleep(0.05)
+        return box[0]
+    try:
+        while True:
+            try:
+                got, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:  # reaped by someone else: the code is lost, say so as a shell would
+                return 255
+            if got == pid:
+                code = os.waitstatus_to_exitcode(status)
+                return code if code >= 0 else 128 - code
+            await _readable(pidfd)
+    finally:
+        os.close(pidfd)
 
 
 def set_winsize(fd: int, rows: int, cols: int) -> None:
@@ -159,7 +190,7 @@ async def _exec_pipes(ref: ContainerRef, st: ContainerState, process: dict[str, 
              asyncio.create_task(_pump_out(err_r, streams, STDERR if streams.stderr else STDOUT))]
     feeder = asyncio.create_task(_pump_in(stdin_w, streams, True)) if stdin_w >= 0 else None
     try:
-        code = await asyncio.to_thread(rexec.wait, pid)
+        code = await wait_exit(pid)
         await asyncio.gather(*pumps)
     finally:
         for t in [*pumps, *([feeder] if feeder else [])]:
@@ -185,13 +216,19 @@ async def _exec_tty(ref: ContainerRef, st: ContainerState, process: dict[str, ob
              asyncio.create_task(_pump_resize(master, streams))]
     if streams.stdin:
         tasks.append(asyncio.create_task(_pump_in(master, streams, False)))
+    waiter = asyncio.create_task(wait_exit(pid))
+    gone = asyncio.create_task(streams.gone.wait())
     try:
-        code = await asyncio.to_thread(rexec.wait, pid)
+        await asyncio.wait([waiter, gone], return_when=asyncio.FIRST_COMPLETED)
+        if not waiter.done():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGHUP)  # the middle process passes it on to the command
+        code = await waiter
         await tasks[0]
     finally:
-        for t in tasks:
+        for t in [*tasks, gone]:
             t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, gone, return_exceptions=True)
         os.close(master)
     return status_json(code, command=list(process["args"]))  # type: ignore[call-overload]
 
