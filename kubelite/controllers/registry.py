@@ -18,14 +18,20 @@ from kubelite.controllers.job import JobController
 from kubelite.controllers.namespace import NamespaceController
 from kubelite.controllers.nodelifecycle import NodeLifecycleController
 from kubelite.controllers.serviceaccount import ServiceAccountController
+from kubelite.controllers.deployment import DeploymentController
+from kubelite.controllers.replicaset import ReplicaSetController
+from kubelite.controllers.daemonset import DaemonSetController
 
 Factory = Callable[[ControllerContext], Controller]
 
 CONTROLLERS: dict[str, Factory] = {
+    "garbagecollector": GarbageCollector,
+    "cronjob": CronJobController,
+    "job": JobController,
     "namespace": NamespaceController,
     "serviceaccount": ServiceAccountController,
     "nodelifecycle": NodeLifecycleController,
-    "cronjob": CronJobController,
-    "garbagecollector": GarbageCollector,
-    "job": JobController,
+    "replicaset": ReplicaSetController,
+    "deployment": DeploymentController,
+    "daemonset": DaemonSetController,
 }
