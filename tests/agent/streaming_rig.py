@@ -25,7 +25,7 @@ from kubelite.agent.streaming.backend import StaticPod, StaticPods
 from kubelite.agent.streaming.server import StreamingServer
 from kubelite.containers.engine import Engine
 from kubelite.containers.specgen import RunOptions
-from tests.api.conftest import KUBECTL, Cluster, start_cluster, stop_cluster
+from tests.api.conftest import KUBECTL, Cluster, free_port, start_cluster, stop_cluster
 
 __all__ = ["KUBECTL", "Rig", "running"]
 
@@ -35,6 +35,7 @@ WEB = ("echo hello-out; echo hello-err >&2; mkdir -p /www; echo pong > /www/inde
        "exec httpd -f -p 8080 -h /www")
 SHORT = "for i in 1 2 3; do echo line$i; sleep 0.2; done"
 ASK = "read line; echo got $line; exit 4"
+TICK = "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"
 
 
 @dataclass
@@ -79,12 +80,14 @@ def start(base: Path) -> Rig:
     engine = Engine(root, state / "containers")
     names: list[str] = []
     try:
-        for name, script, interactive in (("web", WEB, False), ("short", SHORT, False), ("ask", ASK, True)):
+        for name, script, interactive in (("web", WEB, False), ("short", SHORT, False), ("ask", ASK, True),
+                                          ("tick", TICK, False)):
             _run(engine, f"t-{name}", script, interactive)
             names.append(f"t-{name}")
         engine.wait_exit(engine.find("t-short"), 30)
         pods = StaticPods(engine, {
-            ("default", "app"): StaticPod({"main": "t-web", "short": "t-short"}, _netns(engine, "t-web")),
+            ("default", "app"): StaticPod({"main": "t-web", "short": "t-short", "tick": "t-tick"},
+                                                _netns(engine, "t-web")),
             ("default", "ask"): StaticPod({"main": "t-ask"}, _netns(engine, "t-ask")),
         })
         cluster = start_cluster(base / "api")
@@ -112,7 +115,7 @@ def _register(rig: Rig) -> None:
     status = {"status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
                          "daemonEndpoints": {"kubeletEndpoint": {"Port": rig.server.port}}}}
     rig.ok("patch", "node", NODE, "--subresource=status", "--type=merge", "-p", json.dumps(status))
-    for name, containers in (("app", ["main", "short"]), ("ask", ["main"])):
+    for name, containers in (("app", ["main", "short", "tick"]), ("ask", ["main"])):
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
                "spec": {"nodeName": NODE, "containers": [{"name": c, "image": "busybox", "stdin": name == "ask"}
                                                          for c in containers]}}
@@ -120,9 +123,25 @@ def _register(rig: Rig) -> None:
         # kubectl port-forward refuses a pod that is not Running; no agent runs here to say so.
         rig.ok("patch", "pod", name, "--subresource=status", "--type=merge", "-p",
                json.dumps({"status": {"phase": "Running"}}))
-    unbound = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "unbound", "namespace": "default"},
-               "spec": {"containers": [{"name": "main", "image": "busybox"}]}}
-    rig.ok("create", "-f", "-", input=json.dumps(unbound))
+    # Pods the API server cannot reach: not scheduled, on a node that never reported its agent's endpoint,
+    # and on a node whose agent does not answer.
+    closed_port = free_port()
+    for pod_name, node_name, node_status in (
+            ("unbound", "", None),
+            ("silent", "silent-node", {}),
+            ("dead", "dead-node", {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                                   "daemonEndpoints": {"kubeletEndpoint": {"Port": closed_port}}})):
+        if node_name:
+            rig.ok("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "Node",
+                                                          "metadata": {"name": node_name}}))
+            if node_status:
+                rig.ok("patch", "node", node_name, "--subresource=status", "--type=merge", "-p",
+                       json.dumps({"status": node_status}))
+        spec: dict[str, Any] = {"containers": [{"name": "main", "image": "busybox"}]}
+        if node_name:
+            spec["nodeName"] = node_name
+        rig.ok("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "Pod", "spec": spec,
+                                                      "metadata": {"name": pod_name, "namespace": "default"}}))
 
 
 def _remove(engine: Engine, names: list[str]) -> None:

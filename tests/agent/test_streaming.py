@@ -73,6 +73,21 @@ def test_logs_tail_timestamps_and_limit(rig: Rig) -> None:
 def test_logs_since(rig: Rig) -> None:
     assert rig.ok("logs", "app", "-c", "short", "--since-time=2000-01-01T00:00:00Z").count("line") == 3
     assert rig.ok("logs", "app", "-c", "short", "--since-time=2999-01-01T00:00:00Z") == ""
+    assert rig.ok("logs", "app", "-c", "short", "--since=24h").count("line") == 3
+
+
+def test_logs_follow_a_running_container(rig: Rig) -> None:
+    """New lines arrive as the container writes them, through the agent and the API server."""
+    proc = subprocess.Popen([*rig.cluster.argv, "logs", "-f", "--tail=1", "app", "-c", "tick"], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        first = int(proc.stdout.readline().split()[1])
+        nxt = [int(proc.stdout.readline().split()[1]) for _ in range(3)]
+        assert nxt == [first + 1, first + 2, first + 3]
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def test_logs_follow_ends_when_the_container_has_exited(rig: Rig) -> None:
@@ -91,6 +106,12 @@ def test_logs_errors(rig: Rig) -> None:
     assert r.returncode != 0 and "container nope is not valid for pod app" in r.stderr
     r = rig.kubectl("logs", "unbound")
     assert r.returncode != 0 and "pod unbound does not have a host assigned" in r.stderr
+    r = rig.kubectl("logs", "silent")
+    assert r.returncode != 0 and 'node "silent-node" has no kubelet endpoint' in r.stderr, r.stderr
+    r = rig.kubectl("logs", "dead")
+    assert r.returncode != 0 and "error dialing backend" in r.stderr, r.stderr
+    r = rig.kubectl("exec", "dead", "--", "true")
+    assert r.returncode != 0 and "error dialing backend" in r.stderr, r.stderr
 
 
 # --- exec -------------------------------------------------------------------------------------------------------

@@ -180,3 +180,20 @@ def test_terminal_session_hung_up_when_the_client_leaves(core: client.CoreV1Api)
 def _ps(core: client.CoreV1Api) -> str:
     return str(stream(core.connect_get_namespaced_pod_exec, "app", "default", container="main", command=["ps", "-o", "args"],
                       stdin=False, stdout=True, stderr=True, tty=False))
+
+
+def test_log_api_without_a_container(core: client.CoreV1Api) -> None:
+    """The API itself (kubectl picks a default container first): several containers need a name."""
+    with pytest.raises(client.ApiException) as e:
+        core.read_namespaced_pod_log("app", "default")
+    assert e.value.status == 400
+    assert "a container name must be specified for pod app, choose one of: [main short tick]" in str(e.value.body)
+    assert core.read_namespaced_pod_log("ask", "default", tail_lines=0) == ""
+
+
+def test_log_api_nanosecond_since_time_is_cut_to_seconds(rig: Rig) -> None:
+    """sinceTime is a metav1.Time: whole seconds, so a line logged within that second is still shown."""
+    stamped = rig.ok("logs", "app", "-c", "short", "--timestamps").splitlines()
+    last = stamped[-1].split()[0]
+    raw = rig.ok("get", "--raw", f"/api/v1/namespaces/default/pods/app/log?container=short&sinceTime={last}")
+    assert raw.endswith("line3\n") and raw.count("line") == sum(1 for s in stamped if s[:19] == last[:19])

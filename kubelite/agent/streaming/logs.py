@@ -60,7 +60,8 @@ def _rfc3339(ts: float) -> str:
 
 
 def _normalize(since: str) -> str:
-    """An RFC 3339 time (any offset, any precision) as the CRI log's UTC nanosecond form."""
+    """An RFC 3339 time (any offset) as the CRI log's UTC form, cut to whole seconds as metav1.Time is
+    (kube-apiserver hands the kubelet nothing finer)."""
     from datetime import UTC, datetime
 
     try:
@@ -69,7 +70,7 @@ def _normalize(since: str) -> str:
         raise Invalid(f"sinceTime: invalid RFC 3339 time {since!r}") from None
     if t.tzinfo is None:
         t = t.replace(tzinfo=UTC)
-    return _rfc3339(t.timestamp())
+    return _rfc3339(float(int(t.timestamp())))
 
 
 def parse_options(query: Mapping[str, str]) -> LogOptions:

@@ -93,6 +93,12 @@ class SpdyStream:
         if fin:
             self.remote_done = True
             self.queue.put_nowait(b"")
+            self._forget_if_done()
+
+    def _forget_if_done(self) -> None:
+        """A stream closed both ways is dropped, so a long port-forward does not pile up dead streams."""
+        if self.remote_done and self.local_done:
+            self.session.streams.pop(self.id, None)
 
     async def write(self, data: bytes) -> None:
         if self.local_done or self.session.closed:
@@ -106,12 +112,14 @@ class SpdyStream:
             return
         self.local_done = True
         await self.session.send_data(self.id, b"", True)
+        self._forget_if_done()
 
     async def reset(self) -> None:
         if not self.session.closed and not (self.local_done and self.remote_done):
             await self.session.send_control(RST_STREAM, 0, _U32.pack(self.id) + _U32.pack(RST_CANCEL))
         self.local_done = True
         self._deliver(b"", True)
+        self._forget_if_done()
 
 
 class SpdySession:
@@ -158,7 +166,7 @@ class SpdySession:
                 await self._handle(*frame)
         finally:
             self.closed = True
-            for s in self.streams.values():
+            for s in list(self.streams.values()):
                 s._deliver(b"", True)
 
     async def _fill(self, n: int) -> bool:
@@ -207,6 +215,7 @@ class SpdySession:
             if s is not None:
                 s.local_done = True
                 s._deliver(b"", True)
+                s._forget_if_done()
         elif ftype == PING:
             await self.send_control(PING, 0, payload[:4])
         elif ftype in (HEADERS, SYN_REPLY):
