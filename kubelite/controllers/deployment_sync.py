@@ -133,7 +133,7 @@ class DeploymentSync:
             if changed or int(rs["spec"].get("minReadySeconds") or 0) != mrs:
                 rs["spec"]["minReadySeconds"] = mrs
                 return await self.update_rs(rs)
-            await self.set_revision(du.annotations(rs).get(du.REVISION, ""))
+            await self.set_revision(du.annotations_of(rs).get(du.REVISION, ""))
             status = copy.deepcopy(self.status)
             if du.has_progress_deadline(self.d) and du.condition(status, "Progressing") is None:
                 du.set_condition(status, du.new_condition("Progressing", "True", du.FOUND_NEW_RS,
@@ -201,7 +201,7 @@ class DeploymentSync:
     async def is_scaling_event(self) -> bool:
         new, old = await self.get_all_rss(False)
         for rs in du.active([*old, new]):
-            raw = du.annotations(rs).get(du.DESIRED_REPLICAS)
+            raw = du.annotations_of(rs).get(du.DESIRED_REPLICAS)
             if raw is not None and raw.isdigit() and int(raw) != du.spec_replicas(self.d):
                 return True
         return False

@@ -92,7 +92,7 @@ def st(obj: Obj, field: str) -> int:
     return int((obj.get("status") or {}).get(field) or 0)
 
 
-def annotations(obj: Obj) -> dict[str, str]:
+def annotations_of(obj: Obj) -> dict[str, str]:
     ann: dict[str, str] = obj["metadata"].setdefault("annotations", {})
     return ann
 
@@ -156,7 +156,8 @@ def scaled_value(value: Any, total: int, round_up: bool) -> int:
 
 
 def is_rolling(d: Obj) -> bool:
-    return ((d.get("spec") or {}).get("strategy") or {}).get("type", "RollingUpdate") == "RollingUpdate"
+    kind: str = ((d.get("spec") or {}).get("strategy") or {}).get("type", "RollingUpdate")
+    return kind == "RollingUpdate"
 
 
 def fenceposts(d: Obj) -> tuple[int, int]:
@@ -196,7 +197,7 @@ def is_saturated(d: Obj, rs: Obj | None) -> bool:
     if rs is None:
         return False
     try:
-        desired = int(annotations(rs).get(DESIRED_REPLICAS, ""))
+        desired = int(annotations_of(rs).get(DESIRED_REPLICAS, ""))
     except ValueError:
         return False
     want = spec_replicas(d)
@@ -211,7 +212,7 @@ def proportion(rs: Obj, d: Obj, to_add: int, added: int, status_replicas: int) -
         fraction = -spec_replicas(rs)
     else:
         try:
-            annotated = int(annotations(rs).get(MAX_REPLICAS, ""))
+            annotated = int(annotations_of(rs).get(MAX_REPLICAS, ""))
         except ValueError:
             annotated = status_replicas
         deployment_replicas = spec_replicas(d) + max_surge(d)
@@ -224,7 +225,7 @@ def proportion(rs: Obj, d: Obj, to_add: int, added: int, status_replicas: int) -
 # --- annotations ------------------------------------------------------------------------------------------
 
 def set_replicas_annotations(rs: Obj, desired: int, max_replicas: int) -> bool:
-    ann, changed = annotations(rs), False
+    ann, changed = annotations_of(rs), False
     for k, v in ((DESIRED_REPLICAS, str(desired)), (MAX_REPLICAS, str(max_replicas))):
         if ann.get(k) != v:
             ann[k] = v
@@ -234,7 +235,7 @@ def set_replicas_annotations(rs: Obj, desired: int, max_replicas: int) -> bool:
 
 def set_new_rs_annotations(d: Obj, rs: Obj, new_revision: int, exists: bool) -> bool:
     """Copy the deployment's annotations, raise the revision (keeping the old ones in revision-history)."""
-    ann, changed = annotations(rs), False
+    ann, changed = annotations_of(rs), False
     for k, v in ((d["metadata"].get("annotations")) or {}).items():
         if k not in SKIP_ANNOTATIONS and ann.get(k) != v:
             ann[k] = v

@@ -25,7 +25,6 @@ from kubelite.controllers.options import ControllerOptions
 from kubelite.controllers.registry import CONTROLLERS
 from kubelite.errors import Invalid
 
-
 ENV = "KUBELITE_CONTROLLERS"
 
 

@@ -29,7 +29,7 @@ import itertools
 import os
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -77,9 +77,11 @@ class ControllerHarness:
         self.client = client
         self.ok, self.kubectl, self.fail, self.json = cluster.ok, cluster.kubectl, cluster.fail, cluster.json
 
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
-        """Run ``coro`` on the controllers' loop and return its result."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+    def run(self, aw: Awaitable[T], timeout: float = 60) -> T:
+        """Run ``aw`` on the controllers' loop and return its result."""
+        async def wrapped() -> T:
+            return await aw
+        return asyncio.run_coroutine_threadsafe(wrapped(), self.loop).result(timeout)
 
     def wait_for(self, check: Callable[[], T], what: str, timeout: float = 60) -> T:
         """Poll ``check`` until it returns something truthy; fail with ``what`` if it never does."""

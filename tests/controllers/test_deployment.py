@@ -193,9 +193,12 @@ def test_progress_deadline_exceeded(controllers: ControllerHarness, ns: str) -> 
     h.ok("-n", ns, "patch", "deployment", "slow", "--type=merge", "-p",
          json.dumps({"spec": {"progressDeadlineSeconds": 1}}))
     # No pod ever becomes ready: the controller gives up on the rollout after the deadline.
-    cond = h.wait_for(lambda: (c := {c["type"]: c for c in get(h, ns, "deploy", "slow")["status"]
-                                     .get("conditions", [])}.get("Progressing")) and
-                      c["reason"] == "ProgressDeadlineExceeded" and c, "ProgressDeadlineExceeded")
+    def progressing() -> dict[str, Any]:
+        conds = get(h, ns, "deploy", "slow").get("status", {}).get("conditions", [])
+        return next((c for c in conds if c["type"] == "Progressing"), {})
+
+    h.wait_for(lambda: progressing().get("reason") == "ProgressDeadlineExceeded", "ProgressDeadlineExceeded")
+    cond = progressing()
     assert cond["status"] == "False"
     r = h.kubectl("-n", ns, "rollout", "status", "deployment/slow", "--timeout=20s")
     assert r.returncode != 0 and 'deployment "slow" exceeded its progress deadline' in r.stderr

@@ -32,15 +32,20 @@ def wait_count(h: ControllerHarness, ns: str, selector: str, n: int) -> set[str]
     return names(h, ns, selector)
 
 
+def get(h: ControllerHarness, ns: str, *args: str) -> dict[str, Any]:
+    out: dict[str, Any] = h.json("-n", ns, "get", *args)
+    return out
+
+
 def status(h: ControllerHarness, ns: str, name: str) -> dict[str, Any]:
-    out: dict[str, Any] = h.json("-n", ns, "get", "rs", name).get("status") or {}  # type: ignore[assignment]
+    out: dict[str, Any] = get(h, ns, "rs", name).get("status") or {}
     return out
 
 
 def test_creates_pods_owned_by_the_replicaset_and_reports_status(controllers: ControllerHarness, ns: str) -> None:
     h = controllers
     h.ok("-n", ns, "apply", "-f", "-", input=rs_yaml("web", 3))
-    uid = h.json("-n", ns, "get", "rs", "web")["metadata"]["uid"]  # type: ignore[index]
+    uid = get(h, ns, "rs", "web")["metadata"]["uid"]
     wait_count(h, ns, "app=web", 3)
     for p in pods(h, ns, "app=web"):
         assert p["metadata"]["name"].startswith("web-")
@@ -51,12 +56,13 @@ def test_creates_pods_owned_by_the_replicaset_and_reports_status(controllers: Co
     h.wait_for(lambda: status(h, ns, "web").get("replicas") == 3, "status.replicas 3")
     assert status(h, ns, "web").get("readyReplicas", 0) == 0
     h.make_ready(ns, "app=web")
-    st = h.wait_for(lambda: (s := status(h, ns, "web")).get("availableReplicas") == 3 and s, "3 available")
+    h.wait_for(lambda: status(h, ns, "web").get("availableReplicas") == 3, "3 available")
+    st = status(h, ns, "web")
     assert st["readyReplicas"] == 3 and st["fullyLabeledReplicas"] == 3
-    assert st["observedGeneration"] == h.json("-n", ns, "get", "rs", "web")["metadata"]["generation"]  # type: ignore[index]
+    assert st["observedGeneration"] == get(h, ns, "rs", "web")["metadata"]["generation"]
     # kubectl shows the events the controller recorded.
-    events = h.wait_for(lambda: h.ok("-n", ns, "get", "events").count("SuccessfulCreate") == 3 and
-                        h.ok("-n", ns, "get", "events"), "3 SuccessfulCreate events")
+    h.wait_for(lambda: h.ok("-n", ns, "get", "events").count("SuccessfulCreate") == 3, "3 SuccessfulCreate events")
+    events = h.ok("-n", ns, "get", "events")
     assert "Created pod: web-" in events
     assert "SuccessfulCreate" in h.ok("-n", ns, "describe", "rs", "web")
     assert "3 current / 3 desired" in h.ok("-n", ns, "describe", "rs", "web")
@@ -68,8 +74,8 @@ def test_deleted_pod_is_replaced(controllers: ControllerHarness, ns: str) -> Non
     before = wait_count(h, ns, "app=r", 2)
     victim = sorted(before)[0]
     h.ok("-n", ns, "delete", "pod", victim)
-    after = h.wait_for(lambda: (n := names(h, ns, "app=r")) and len(n) == 2 and victim not in n and n,
-                       "a replacement pod")
+    h.wait_for(lambda: len(n := names(h, ns, "app=r")) == 2 and victim not in n, "a replacement pod")
+    after = names(h, ns, "app=r")
     assert len(after - before) == 1
 
 
@@ -97,18 +103,18 @@ def test_adopts_matching_orphans_and_releases_relabelled_pods(controllers: Contr
     h = controllers
     h.ok("-n", ns, "run", "orphan", "--image", "busybox", "--labels", "app=a,tier=web")
     h.ok("-n", ns, "apply", "-f", "-", input=rs_yaml("a", 2))
-    uid = h.json("-n", ns, "get", "rs", "a")["metadata"]["uid"]  # type: ignore[index]
+    uid = get(h, ns, "rs", "a")["metadata"]["uid"]
     got = wait_count(h, ns, "app=a", 2)
     assert "orphan" in got  # adopted, so only one pod was created
-    h.wait_for(lambda: [r["uid"] for r in h.json("-n", ns, "get", "pod", "orphan")["metadata"]  # type: ignore[index]
+    h.wait_for(lambda: [r["uid"] for r in get(h, ns, "pod", "orphan")["metadata"]
                         .get("ownerReferences", [])] == [uid], "orphan adopted")
     # Relabel a pod out of the selector: the ReplicaSet lets it go and makes another.
     h.ok("-n", ns, "label", "pod", "orphan", "app=elsewhere", "--overwrite")
-    h.wait_for(lambda: not h.json("-n", ns, "get", "pod", "orphan")["metadata"].get("ownerReferences"),  # type: ignore[union-attr]
+    h.wait_for(lambda: not get(h, ns, "pod", "orphan")["metadata"].get("ownerReferences"),
                "orphan released")
     now = wait_count(h, ns, "app=a", 2)
     assert "orphan" not in now
-    assert h.json("-n", ns, "get", "pod", "orphan")["metadata"]["labels"]["app"] == "elsewhere"  # type: ignore[index]
+    assert get(h, ns, "pod", "orphan")["metadata"]["labels"]["app"] == "elsewhere"
 
 
 def test_pods_of_another_controller_are_left_alone(controllers: ControllerHarness, ns: str) -> None:
