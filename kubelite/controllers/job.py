@@ -34,6 +34,14 @@ from kubelite.api.informer import object_key
 from kubelite.controllers.base import NORMAL, WARNING, Controller, ControllerContext
 from kubelite.controllers.expectations import ControllerExpectations
 from kubelite.controllers.informers import CONTROLLER_INDEX
+from kubelite.controllers.jobindexed import (
+    format_intervals,
+    is_indexed,
+    parse_intervals,
+    plan,
+    pod_index,
+    template_for,
+)
 from kubelite.controllers.jobstatus import (
     BACKOFF_LIMIT_EXCEEDED,
     COMPLETE,
@@ -56,7 +64,14 @@ from kubelite.controllers.jobstatus import (
     set_condition,
     want_active,
 )
-from kubelite.controllers.podcontrol import PodControl, controller_of, deletion_rank, is_pod_ready, parse_time
+from kubelite.controllers.podcontrol import (
+    PodControl,
+    controller_of,
+    deletion_rank,
+    is_pod_ready,
+    parse_time,
+    pod_from_template,
+)
 from kubelite.errors import KubeliteError, NotFound
 
 Obj = dict[str, Any]
@@ -135,6 +150,8 @@ class JobController(Controller):
         uncounted = status.get("uncountedTerminatedPods") or {}
         succeeded += len(uncounted.get("succeeded") or [])
         failed += len(uncounted.get("failed") or [])
+        if is_indexed(spec):
+            succeeded = self._completed_indexes(spec, status, pods)
         self._interim_condition(job, status, spec, active, succeeded, failed)
         finishing = condition({"status": status}, FAILURE_TARGET) or condition({"status": status},
                                                                                SUCCESS_CRITERIA_MET)
@@ -143,7 +160,7 @@ class JobController(Controller):
             if not any(p for p in pods if not is_finished(p) or is_terminating(p) or has_tracking(p)):
                 self._finish(job, status, finishing)
         elif self.expectations.satisfied(key):
-            await self._manage(job, spec, active, succeeded)
+            await self._manage(job, spec, status, active, succeeded)
         status["active"] = sum(1 for p in active if not is_terminating(p))
         status["ready"] = sum(1 for p in active if is_pod_ready(p) and not is_terminating(p))
         status["terminating"] = sum(1 for p in pods if is_terminating(p))
@@ -260,17 +277,35 @@ class JobController(Controller):
 
     # --- pods --------------------------------------------------------------------------------------------
 
-    async def _manage(self, job: Obj, spec: Obj, active: list[Obj], succeeded: int) -> None:
+    @staticmethod
+    def _completed_indexes(spec: Obj, status: Obj, pods: list[Obj]) -> int:
+        """Indexed Jobs: fold succeeded pods into ``completedIndexes``; ``succeeded`` is their number."""
+        completions = int(spec.get("completions") or 0)
+        done = parse_intervals(status.get("completedIndexes"))
+        done |= {i for p in pods if is_succeeded(p) and (i := pod_index(p, completions)) is not None}
+        status["completedIndexes"] = format_intervals(done)
+        status["succeeded"] = len(done)
+        return len(done)
+
+    async def _manage(self, job: Obj, spec: Obj, status: Obj, active: list[Obj], succeeded: int) -> None:
         key = object_key(job)
         running = [p for p in active if not is_terminating(p)]
-        want = want_active(spec, succeeded, len(running))
-        if len(running) > want:
+        indexes: list[int] = []
+        if is_indexed(spec) and not spec.get("suspend"):
+            # the indexes this sync counted (status), from the same snapshot of pods as ``running``
+            done = parse_intervals(status.get("completedIndexes"))
+            indexes, victims = plan(int(spec.get("completions") or 0), int(spec.get("parallelism") or 0), done,
+                                    running)
+        else:
+            want = want_active(spec, succeeded, len(running))
             now = time.time()
-            victims = sorted(running, key=lambda p: deletion_rank(p, now))[:len(running) - want]
+            victims = sorted(running, key=lambda p: deletion_rank(p, now))[:max(0, len(running) - want)]
+            indexes = list(range(max(0, want - len(running))))
+        if victims:
             self.expectations.expect_deletions(key, [object_key(p) for p in victims])
             await self._delete_pods(job, victims)
             return
-        missing = want - len(running)
+        missing = len(indexes)
         if missing <= 0:
             return
         count, last = self.failures.get(job["metadata"]["uid"], (0, 0.0))
@@ -283,12 +318,27 @@ class JobController(Controller):
         tmd = template.setdefault("metadata", {})
         tmd["finalizers"] = [*(tmd.get("finalizers") or []), TRACKING_FINALIZER]
         self.expectations.expect_creations(key, missing)
-        results = await asyncio.gather(*(self.pod_control.create_pod(template, job) for _ in range(missing)),
-                                       return_exceptions=True)
+        if is_indexed(spec):
+            creates = [self._create_indexed(template, job, i) for i in indexes]
+        else:
+            creates = [self.pod_control.create_pod(template, job) for _ in indexes]
+        results = await asyncio.gather(*creates, return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             self.expectations.lower(key, adds=len(errors))
             raise errors[0]
+
+    async def _create_indexed(self, template: Obj, job: Obj, index: int) -> Obj:
+        """PodControl's create, with the index in the template and kube's ``<job>-<index>-`` name prefix."""
+        pod = pod_from_template(template_for(template, job["metadata"]["name"], index), job)
+        pod["metadata"]["generateName"] = f"{job['metadata']['name']}-{index}-"
+        try:
+            out: Obj = await self.client.create(resource_path("v1", "pods", job["metadata"]["namespace"]), pod)
+        except KubeliteError as e:
+            self.recorder.event(job, WARNING, "FailedCreate", f"Error creating: {e}")
+            raise
+        self.recorder.event(job, NORMAL, "SuccessfulCreate", f"Created pod: {out['metadata']['name']}")
+        return out
 
     async def _delete_pods(self, job: Obj, pods: list[Obj]) -> None:
         async def one(p: Obj) -> None:

@@ -161,3 +161,32 @@ def test_suspend_and_resume(controllers: ControllerHarness, ns: str) -> None:
     assert cond["status"] == "False" and cond["reason"] == "JobResumed"
     h.wait_for(lambda: (o := h.ok("-n", ns, "describe", "job", "nap")) and "Resumed" in o and "Suspended" in o,
                "events in describe")
+
+
+def index_of(pod: Obj) -> int:
+    return int(pod["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"])
+
+
+def test_indexed_completion(controllers: ControllerHarness, ns: str) -> None:
+    h = controllers
+    h.ok("-n", ns, "create", "-f", "-", input=job_yaml("idx", completions=3, parallelism=2,
+                                                        completionMode="Indexed"))
+    h.wait_for(lambda: len(live(job_pods(h, ns, "idx"))) == 2, "two pods")
+    pods = {index_of(p): p for p in live(job_pods(h, ns, "idx"))}
+    assert set(pods) == {0, 1}
+    p0 = pods[0]
+    assert p0["metadata"]["name"].startswith("idx-0-") and p0["spec"]["hostname"] == "idx-0"
+    assert p0["metadata"]["labels"]["batch.kubernetes.io/job-completion-index"] == "0"
+    env = next(e for e in p0["spec"]["containers"][0]["env"] if e["name"] == "JOB_COMPLETION_INDEX")
+    assert env["valueFrom"]["fieldRef"]["fieldPath"] == \
+        "metadata.annotations['batch.kubernetes.io/job-completion-index']"
+    finish(h, ns, pods[1], "Succeeded")
+    h.wait_for(lambda: {index_of(p) for p in live(job_pods(h, ns, "idx"))} == {0, 2}, "index 2 started")
+    assert job(h, ns, "idx")["status"].get("completedIndexes") == "1"
+    finish(h, ns, pods[0], "Failed")  # a failed index is retried under the same index
+    h.wait_for(lambda: sorted(index_of(p) for p in live(job_pods(h, ns, "idx"))) == [0, 2], "index 0 again")
+    for p in live(job_pods(h, ns, "idx")):
+        finish(h, ns, p, "Succeeded")
+    h.ok("-n", ns, "wait", "--for=condition=complete", "job/idx", "--timeout=30s")
+    st = job(h, ns, "idx")["status"]
+    assert st["completedIndexes"] == "0-2" and st["succeeded"] == 3 and st["failed"] == 1
