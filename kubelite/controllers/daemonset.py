@@ -28,67 +28,35 @@ import copy
 import logging
 import math
 import time
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from kubelite.api.client import resource_path
-from kubelite.api.registry.apps import selector_matches
 from kubelite.controllers.base import NORMAL, WARNING, Controller, ControllerContext
+from kubelite.controllers.claims import RefManager, selector_matches
 from kubelite.controllers.daemonset_nodes import add_daemon_tolerations, pin_to_node, should_run, target_node
+from kubelite.controllers.expectations import ControllerExpectations
 from kubelite.controllers.history import REVISION_LABEL, revision_of, template_hash
+from kubelite.controllers.informers import NAMESPACE_INDEX
+from kubelite.controllers.podcontrol import (
+    controller_of,
+    controller_ref,
+    is_pod_available,
+    is_pod_ready,
+    ready_for,
+)
 from kubelite.errors import NotFound
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
-EXPECTATION_TIMEOUT = 60.0  # kube waits 5 minutes for an informer to show a write; ours is local
-
-
-# --- pod helpers (the ones every workload controller shares) -----------------------------------------
-
-def _condition(pod: Obj, kind: str) -> Obj | None:
-    return next((c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") == kind), None)
-
-
-def pod_ready(pod: Obj) -> bool:
-    c = _condition(pod, "Ready")
-    return c is not None and c.get("status") == "True"
-
-
-def _parse_time(s: str | None) -> float | None:
-    if not s:
-        return None
-    try:
-        return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def available_in(pod: Obj, min_ready: int, now: float) -> float | None:
-    """0 when the pod is available, the seconds until it will be when ready but young, None when not ready."""
-    if not pod_ready(pod):
-        return None
-    if min_ready <= 0:
-        return 0.0
-    since = _parse_time((_condition(pod, "Ready") or {}).get("lastTransitionTime"))
+    """0 when the pod is available, the seconds until it will be when Ready but young, None when not Ready."""
+    since = ready_for(pod, now)
     if since is None:
-        return 0.0
-    return max(0.0, since + min_ready - now)
-
-
-def pod_available(pod: Obj, min_ready: int, now: float) -> bool:
-    return available_in(pod, min_ready, now) == 0.0
-
-
-def controller_ref(obj: Obj) -> Obj | None:
-    return next((r for r in (obj.get("metadata") or {}).get("ownerReferences") or [] if r.get("controller")), None)
-
-
-def owner_reference(owner: Obj) -> Obj:
-    md = owner["metadata"]
-    return {"apiVersion": owner.get("apiVersion") or "apps/v1", "kind": owner.get("kind"), "name": md["name"],
-            "uid": md["uid"], "controller": True, "blockOwnerDeletion": True}
+        return None
+    return max(0.0, min_ready - since)
 
 
 def scaled_value(v: Any, total: int, round_up: bool) -> int:
@@ -115,16 +83,6 @@ def _terminal(pod: Obj) -> bool:
     return (pod.get("status") or {}).get("phase") in ("Failed", "Succeeded")
 
 
-@dataclass
-class _Expectations:
-    adds: int = 0
-    deletes: set[str] = field(default_factory=set)
-    deadline: float = 0.0
-
-    def satisfied(self) -> bool:
-        return (self.adds <= 0 and not self.deletes) or time.monotonic() > self.deadline
-
-
 class DaemonSetController(Controller):
     name = "daemonset"
 
@@ -133,11 +91,10 @@ class DaemonSetController(Controller):
         self.dsets = ctx.informers.informer("apps/v1", "daemonsets")
         self.pods = ctx.informers.pods()
         self.nodes = ctx.informers.informer("v1", "nodes")
-        self.pods.add_index("daemonset:namespace", lambda p: [str(p["metadata"].get("namespace", ""))])
         self.dsets.add_handler(lambda et, ds, old: self.enqueue(ds))
         self.pods.add_handler(self._on_pod)
         self.nodes.add_handler(self._on_node)
-        self._expect: dict[str, _Expectations] = {}
+        self.expectations = ControllerExpectations()
         # (ds uid, node) -> when the next failed pod there may be killed, and the current back-off step
         self._backoff: dict[tuple[str, str], float] = {}
         self._backoff_step: dict[tuple[str, str], float] = {}
@@ -145,15 +102,15 @@ class DaemonSetController(Controller):
     # --- events --------------------------------------------------------------------------------------
 
     def _on_pod(self, etype: str, pod: Obj, old: Obj | None) -> None:
-        ref = controller_ref(pod)
-        if ref is not None and ref.get("kind") == "DaemonSet":
+        ref = controller_of(pod)
+        if ref is not None:
+            if ref.get("kind") != "DaemonSet":
+                return
             key = f"{pod['metadata'].get('namespace')}/{ref.get('name')}"
-            exp = self._expect.get(key)
-            if exp is not None:
-                if etype == "ADDED":
-                    exp.adds -= 1
-                if etype == "DELETED" or pod["metadata"].get("deletionTimestamp"):
-                    exp.deletes.discard(pod["metadata"].get("uid", ""))
+            if etype == "ADDED":
+                self.expectations.creation_observed(key)
+            if etype == "DELETED" or pod["metadata"].get("deletionTimestamp"):
+                self.expectations.deletion_observed(key, pod["metadata"].get("uid", ""))
             self.enqueue(key)
             return
         if etype != "DELETED":  # an orphan: the sets that would adopt it
@@ -179,21 +136,20 @@ class DaemonSetController(Controller):
     async def sync(self, key: str) -> None:
         ds = self.dsets.get(key)
         if ds is None:
-            self._expect.pop(key, None)
+            self.expectations.forget(key)
             return
         if ds["metadata"].get("deletionTimestamp"):
             return
         spec = ds.get("spec") or {}
         rev = template_hash(spec.get("template") or {}, int((ds.get("status") or {}).get("collisionCount") or 0))
-        pods = await self._claim(ds)
+        candidates = self.pods.by_index(NAMESPACE_INDEX, ds["metadata"]["namespace"])
+        pods = await RefManager(self.client, ds, ("apps/v1", "daemonsets"), "v1", "pods").claim(candidates)
         by_node: dict[str, list[Obj]] = {}
         for p in pods:
             node = target_node(p)
             if node is not None:
                 by_node.setdefault(node, []).append(p)
-        exp = self._expect.get(key)
-        if exp is None or exp.satisfied():
-            self._expect.pop(key, None)
+        if self.expectations.satisfied(key):
             live = {n: [p for p in ps if not (p["metadata"].get("deletionTimestamp") and _terminal(p))]
                     for n, ps in by_node.items()}
             live = {n: ps for n, ps in live.items() if ps}
@@ -203,34 +159,6 @@ class DaemonSetController(Controller):
                 deletes, creates = self._rolling_update(ds, live, rev)
             await self._act(key, ds, rev, deletes, creates)
         await self._update_status(ds, by_node, rev)
-
-    async def _claim(self, ds: Obj) -> list[Obj]:
-        """The pods this set controls after adopting matching orphans and releasing non-matching pods."""
-        md = ds["metadata"]
-        selector = (ds.get("spec") or {}).get("selector") or {}
-        out = []
-        for pod in self.pods.by_index("daemonset:namespace", md.get("namespace", "")):
-            ref = controller_ref(pod)
-            labels = pod["metadata"].get("labels") or {}
-            matches = selector_matches(selector, labels)
-            path = resource_path("v1", "pods", md["namespace"], pod["metadata"]["name"])
-            if ref is not None and ref.get("uid") == md["uid"]:
-                if matches or pod["metadata"].get("deletionTimestamp"):
-                    out.append(pod)
-                    continue
-                refs = [r for r in pod["metadata"].get("ownerReferences") or [] if r.get("uid") != md["uid"]]
-                try:
-                    await self.client.patch(path, {"metadata": {"ownerReferences": refs or None}})
-                except NotFound:
-                    pass
-            elif ref is None and matches and not pod["metadata"].get("deletionTimestamp"):
-                refs = [*(pod["metadata"].get("ownerReferences") or []), owner_reference(ds)]
-                try:
-                    await self.client.patch(path, {"metadata": {"ownerReferences": refs}})
-                except NotFound:
-                    continue
-                out.append(pod)
-        return out
 
     def _manage(self, ds: Obj, by_node: dict[str, list[Obj]], rev: str) -> tuple[list[Obj], list[str]]:
         """``(pods to delete, nodes needing a pod)``: kube's ``podsShouldBeOnNode`` over every node."""
@@ -324,8 +252,8 @@ class DaemonSetController(Controller):
                 if not ok or (new is None) == (old is None):
                     unavailable += 1
                 elif new is not None:
-                    unavailable += 0 if pod_available(new, min_ready, now) else 1
-                elif old is not None and not pod_available(old, min_ready, now):
+                    unavailable += 0 if is_pod_available(new, min_ready, now) else 1
+                elif old is not None and not is_pod_available(old, min_ready, now):
                     replace.append(old)
                 elif old is not None and unavailable < max_unavail:
                     candidates.append(old)
@@ -344,11 +272,11 @@ class DaemonSetController(Controller):
             if old is None:
                 continue
             if new is None:
-                if not pod_available(old, min_ready, now):
+                if not is_pod_available(old, min_ready, now):
                     allowed.append(name)
                 elif surged < max_surge:
                     candidate_nodes.append(name)
-            elif not pod_available(new, min_ready, now):
+            elif not is_pod_available(new, min_ready, now):
                 surged += 1
             else:
                 old_deletes.append(old)
@@ -365,7 +293,7 @@ class DaemonSetController(Controller):
         add_daemon_tolerations(spec)
         pin_to_node(spec, node)
         meta = {"generateName": f"{ds['metadata']['name']}-", "namespace": ds["metadata"]["namespace"],
-                "labels": labels, "ownerReferences": [owner_reference(ds)]}
+                "labels": labels, "ownerReferences": [controller_ref(ds)]}
         if md.get("annotations"):
             meta["annotations"] = md["annotations"]
         return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
@@ -374,14 +302,14 @@ class DaemonSetController(Controller):
         if not deletes and not creates:
             return
         ns = ds["metadata"]["namespace"]
-        exp = _Expectations(len(creates), {p["metadata"]["uid"] for p in deletes},
-                            time.monotonic() + EXPECTATION_TIMEOUT)
-        self._expect[key] = exp
+        # One record for both (kube's SetExpectations): deletions first, then raise the count of creates.
+        self.expectations.expect_deletions(key, [p["metadata"]["uid"] for p in deletes])
+        self.expectations.lower(key, adds=-len(creates))
         for node in creates:
             try:
                 pod = await self.client.create(resource_path("v1", "pods", ns), self._new_pod(ds, node, rev))
             except Exception as e:
-                exp.adds -= 1
+                self.expectations.lower(key, adds=1)
                 self.recorder.event(ds, WARNING, "FailedCreate", f"Error creating: {e}")
                 raise
             self.recorder.event(ds, NORMAL, "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}")
@@ -391,10 +319,10 @@ class DaemonSetController(Controller):
                 await self.client.delete(resource_path("v1", "pods", ns, name),
                                          {"preconditions": {"uid": pod["metadata"]["uid"]}})
             except NotFound:
-                exp.deletes.discard(pod["metadata"]["uid"])
+                self.expectations.lower(key, deleted=[pod["metadata"]["uid"]])
                 continue
             except Exception as e:
-                exp.deletes.discard(pod["metadata"]["uid"])
+                self.expectations.lower(key, deleted=[pod["metadata"]["uid"]])
                 self.recorder.event(ds, WARNING, "FailedDelete", f"Error deleting: {e}")
                 raise
             self.recorder.event(ds, NORMAL, "SuccessfulDelete", f"Deleted pod: {name}")
@@ -414,8 +342,8 @@ class DaemonSetController(Controller):
             if not pods:
                 continue
             current += 1
-            ready += 1 if pod_ready(pods[0]) else 0
-            available += 1 if pod_available(pods[0], min_ready, now) else 0
+            ready += 1 if is_pod_ready(pods[0]) else 0
+            available += 1 if is_pod_available(pods[0], min_ready, now) else 0
             updated += 1 if revision_of(pods[0]) == rev else 0
         old = ds.get("status") or {}
         status = {**old, "desiredNumberScheduled": desired, "currentNumberScheduled": current,
@@ -432,7 +360,3 @@ class DaemonSetController(Controller):
                                     {"status": {**{k: None for k in old if k not in status}, **status}})
         except NotFound:
             pass
-
-    async def stop(self) -> None:
-        await super().stop()
-        self._expect.clear()

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -25,6 +26,7 @@ from kubelite.errors import KubeliteError
 from tests.controllers.conftest import ControllerHarness, is_ready, ready_status
 
 Obj = dict[str, Any]
+log = logging.getLogger(__name__)
 
 
 def node_object(name: str, labels: dict[str, str] | None = None, taints: list[Obj] | None = None,
@@ -73,8 +75,12 @@ class NodeSim:
     async def _work(self) -> None:
         while True:
             name = await self._queue.get()
-            with contextlib.suppress(KubeliteError):
+            try:
                 await self._step(name)
+            except KubeliteError:
+                pass  # the pod changed meanwhile: its next event brings it back
+            except Exception:  # a bug here must not silently stop every fake node
+                log.exception("nodesim: %s", name)
 
     def poke(self) -> None:
         """Look at every pod again (after changing ``hold`` or ``hold_deletes``)."""

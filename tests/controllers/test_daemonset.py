@@ -17,8 +17,7 @@ from kubelite.controllers.daemonset_nodes import target_node
 from tests.controllers.conftest import ControllerHarness
 from tests.controllers.nodesim import fake_nodes, node_object, simulate
 
-# `kubelite server` now runs every registered controller itself: none in-process, or two would race.
-CONTROLLERS: set[str] = set()
+CONTROLLERS = {"daemonset"}
 Obj = dict[str, Any]
 _ids = itertools.count()
 
