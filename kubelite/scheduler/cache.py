@@ -31,6 +31,8 @@ class Cache:
         self.nominated_of: dict[str, str] = {}
         self.image_nodes: dict[str, int] = {}
         self.anti_affinity_pods = 0
+        self.tainted: set[str] = set()  # nodes with taints (real or synthetic not-ready ones)
+        self.cordoned: set[str] = set()
         self._list: list[NodeInfo] | None = None
 
     # --- reads ---------------------------------------------------------------------------------------------
@@ -50,6 +52,12 @@ class Cache:
     def count_anti_affinity(self) -> int:
         return self.anti_affinity_pods
 
+    def count_tainted(self) -> int:
+        return len(self.tainted)
+
+    def count_cordoned(self) -> int:
+        return len(self.cordoned)
+
     # --- nodes ---------------------------------------------------------------------------------------------
 
     def set_node(self, node: Obj) -> None:
@@ -62,6 +70,8 @@ class Cache:
         self._count_images(ni, -1)
         ni.set_node(node)
         self._count_images(ni, 1)
+        (self.tainted.add if ni.taints else self.tainted.discard)(name)
+        (self.cordoned.add if ni.unschedulable else self.cordoned.discard)(name)
 
     def touch_node(self, node: Obj) -> None:
         ni = self.nodes.get(str((node.get("metadata") or {}).get("name", "")))
@@ -74,6 +84,8 @@ class Cache:
             return
         self._count_images(ni, -1)
         self._list = None
+        self.tainted.discard(name)
+        self.cordoned.discard(name)
         if ni.pods:
             ni.node = None  # its pods stay accounted until their deletions arrive
         else:

@@ -176,6 +176,12 @@ class NodeInfo:
     with_required_anti_affinity: dict[str, PodInfo] = field(default_factory=dict)
     images: dict[str, int] = field(default_factory=dict)  # image name -> size in bytes
     generation: int = 0
+    # what is left, kept with the sums so Fit compares one number per resource
+    free_cpu: int = 0
+    free_memory: int = 0
+    free_pods: int = 0
+    # resource scores of the last pod shape scored here: (generation, (cpu, memory), least, balanced)
+    score_memo: tuple[int, tuple[int, int], int, int] | None = None
 
     def set_node(self, node: Obj) -> None:
         status, spec = node.get("status") or {}, node.get("spec") or {}
@@ -187,6 +193,7 @@ class NodeInfo:
         self.alloc_cpu, self.alloc_memory = alloc.pop(CPU, 0), alloc.pop(MEMORY, 0)
         self.alloc_ephemeral, self.alloc_pods = alloc.pop(EPHEMERAL, 0), alloc.pop(PODS, 0)
         self.alloc_scalars = alloc
+        self._free()
         self.images = {}
         for img in status.get("images") or []:
             for n in img.get("names") or []:
@@ -194,8 +201,8 @@ class NodeInfo:
         self.generation += 1
 
     def add_pod(self, pi: PodInfo) -> None:
-        self._account(pi, 1)
         self.pods[pi.key] = pi
+        self._account(pi, 1)
         if pi.has_affinity_terms:
             self.with_affinity[pi.key] = pi
         if pi.has_required_anti_affinity:
@@ -227,6 +234,12 @@ class NodeInfo:
         for k, v in pi.scalars.items():
             self.req_scalars[k] = self.req_scalars.get(k, 0) + sign * v
         self.generation += 1
+        self._free()
+
+    def _free(self) -> None:
+        self.free_cpu = self.alloc_cpu - self.req_cpu
+        self.free_memory = self.alloc_memory - self.req_memory
+        self.free_pods = self.alloc_pods - len(self.pods)
 
     def clone(self) -> NodeInfo:
         """A copy whose pod accounting can change without touching this one (preemption's what-if)."""
@@ -235,6 +248,7 @@ class NodeInfo:
                      self.req_memory, self.req_ephemeral, dict(self.req_scalars), self.nz_cpu, self.nz_memory,
                      dict(self.pods), {k: set(v) for k, v in self.ports.items()}, dict(self.with_affinity),
                      dict(self.with_required_anti_affinity), self.images, self.generation)
+        c._free()
         return c
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import add, mul
 from typing import Any, cast
 
 from kubelite.scheduler.cache import Cache
@@ -46,6 +48,21 @@ def num_feasible_to_find(n: int, percentage: int = 0) -> int:
         return n
     pct = percentage or max(DEFAULT_PERCENTAGE - n // 125, 5)
     return max(n * pct // 100, MIN_FEASIBLE)
+
+
+def _per_node(p: FilterPlugin) -> Callable[[CycleState, PodInfo, list[NodeInfo], dict[str, Status]],
+                                          list[NodeInfo]]:
+    """A plain Filter plugin made to judge a list of nodes."""
+    def run(state: CycleState, pod: PodInfo, nodes: list[NodeInfo], statuses: dict[str, Status]) -> list[NodeInfo]:
+        out = []
+        for n in nodes:
+            st = p.filter(state, pod, n)
+            if st is None:
+                out.append(n)
+            else:
+                statuses[n.name] = st
+        return out
+    return run
 
 
 @dataclass(slots=True)
@@ -100,27 +117,52 @@ class Profile:
                 return st
         return None
 
+    def _filter_fns(self, state: CycleState) -> list[Callable[[CycleState, PodInfo, list[NodeInfo],
+                                                                dict[str, Status]], list[NodeInfo]]]:
+        fns = []
+        for p in self.filter:
+            if p.name in state.skip_filter:
+                continue
+            batch = getattr(p, "filter_all", None)
+            fns.append(batch if batch is not None else _per_node(p))
+        return fns
+
     def find_feasible(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo],
                       statuses: dict[str, Status]) -> list[NodeInfo]:
+        """The first ``num_feasible_to_find`` feasible nodes from where the last cycle stopped.
+
+        Plugins run one after the other over chunks of nodes (each node still gets the verdict of the first
+        plugin that rejects it); a chunk is what is still wanted, at least 64 nodes, so little is filtered
+        beyond the node that completes the sample, and that little is dropped again.
+        """
         n = len(nodes)
+        if n == 0:
+            return []
         want = num_feasible_to_find(n, self.percentage_of_nodes_to_score)
-        filters = [p.filter for p in self.filter if p.name not in state.skip_filter]
-        feasible: list[NodeInfo] = []
-        start = self._next_start % n if n else 0
+        fns = self._filter_fns(state)
+        start = self._next_start % n
         order = nodes[start:] + nodes[:start] if start else nodes
-        processed = 0
-        for ni in order:
-            processed += 1
-            for f in filters:
-                st = f(state, pod, ni)
-                if st is not None:
-                    statuses[ni.name] = st
+        feasible: list[NodeInfo] = []
+        pos = 0
+        processed = n
+        while pos < n:
+            chunk = order[pos:pos + max(want - len(feasible), 64)]
+            passing = chunk
+            for f in fns:
+                if not passing:
                     break
-            else:
-                feasible.append(ni)
-                if len(feasible) >= want:
-                    break
-        self._next_start = (start + processed) % n if n else 0
+                passing = f(state, pod, passing, statuses)
+            if len(feasible) + len(passing) >= want:
+                last = passing[want - len(feasible) - 1]
+                feasible.extend(passing[:want - len(feasible)])
+                cut = chunk.index(last)
+                for extra in chunk[cut + 1:]:  # filtered beyond the sample: as if never looked at
+                    statuses.pop(extra.name, None)
+                processed = pos + cut + 1
+                break
+            feasible.extend(passing)
+            pos += len(chunk)
+        self._next_start = (start + processed) % n
         return feasible
 
     # --- score ------------------------------------------------------------------------------------------
@@ -140,21 +182,16 @@ class Profile:
             normalize: Callable[[CycleState, PodInfo, list[int]], None] | None = getattr(plugin, "normalize", None)
             if normalize is not None:  # getattr, not isinstance on a Protocol: that is slow per cycle
                 normalize(state, pod, scores)
-            for i, s in enumerate(scores):
-                totals[i] += s * weight
+            if weight != 1:
+                scores = list(map(mul, scores, repeat(weight, len(scores))))
+            totals = list(map(add, totals, scores))
         return totals
 
     def select_host(self, nodes: list[NodeInfo], totals: list[int]) -> NodeInfo:
-        best, ties = -1, 0
-        pick = nodes[0]
-        for ni, s in zip(nodes, totals, strict=True):
-            if s > best:
-                best, pick, ties = s, ni, 1
-            elif s == best:
-                ties += 1
-                if self.rng.randrange(ties) == 0:  # reservoir sampling: each tied node equally likely
-                    pick = ni
-        return pick
+        """The highest total; among equals, one at random."""
+        best = max(totals)
+        ties = [i for i, s in enumerate(totals) if s == best]
+        return nodes[ties[0] if len(ties) == 1 else self.rng.choice(ties)]
 
     # --- the cycle --------------------------------------------------------------------------------------
 

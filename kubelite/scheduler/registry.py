@@ -48,8 +48,8 @@ Factory = Callable[[Handle], Any]
 REGISTRY: dict[str, Factory] = {
     "PrioritySort": lambda h: PrioritySort(),
     "NodeName": lambda h: NodeName(),
-    "NodeUnschedulable": lambda h: NodeUnschedulable(),
-    "TaintToleration": lambda h: TaintToleration(),
+    "NodeUnschedulable": lambda h: NodeUnschedulable(h.cache.count_cordoned),
+    "TaintToleration": lambda h: TaintToleration(h.cache.count_tainted),
     "NodeAffinity": lambda h: NodeAffinity(),
     "NodePorts": lambda h: NodePorts(),
     "NodeResourcesFit": lambda h: Fit(h.cache.nominated),

@@ -47,6 +47,34 @@ class Fit:
         return None
 
 
+    def filter_all(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo],
+                   statuses: dict[str, Status]) -> list[NodeInfo]:
+        if self.nominated or pod.ephemeral or pod.scalars:
+            out = []
+            for n in nodes:
+                st = self.filter(state, pod, n)
+                if st is None:
+                    out.append(n)
+                else:
+                    statuses[n.name] = st
+            return out
+        # the common case inline: pods, cpu and memory only, nothing nominated
+        cpu, mem = pod.milli_cpu, pod.memory
+        if cpu and mem:
+            out = [n for n in nodes if n.free_pods > 0 and cpu <= n.free_cpu and mem <= n.free_memory]
+        else:
+            out = [n for n in nodes if n.free_pods > 0 and (not cpu or cpu <= n.free_cpu)
+                   and (not mem or mem <= n.free_memory)]
+        if len(out) < len(nodes):
+            passed = {id(n) for n in out}
+            for n in nodes:
+                if id(n) not in passed:
+                    st = self.filter(state, pod, n)
+                    assert st is not None  # the same test, spelled out with reasons
+                    statuses[n.name] = st
+        return out
+
+
 def fits(pod: PodInfo, node: NodeInfo) -> bool:
     """The same check without nominations or reasons, for preemption's what-ifs."""
     return Fit().filter(CycleState(), pod, node) is None

@@ -13,6 +13,40 @@ from __future__ import annotations
 from kubelite.scheduler.framework import MAX_NODE_SCORE, CycleState
 from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo
 
+Memo = tuple[int, tuple[int, int], int, int]
+
+
+def _scores(n: NodeInfo, shape: tuple[int, int]) -> Memo:
+    pc, pm = shape
+    ac, am = n.alloc_cpu, n.alloc_memory
+    rc, rm = n.nz_cpu + pc, n.nz_memory + pm
+    least = ((ac - rc) * MAX_NODE_SCORE // ac if rc <= ac and ac else 0) + \
+        ((am - rm) * MAX_NODE_SCORE // am if rm <= am and am else 0) >> 1
+    fc = rc / ac if ac else 1.0
+    fm = rm / am if am else 1.0
+    if fc > 1.0:
+        fc = 1.0
+    if fm > 1.0:
+        fm = 1.0
+    # the standard deviation of two fractions is half their distance
+    d = fc - fm if fc > fm else fm - fc
+    balanced = int((1 - d / 2) * MAX_NODE_SCORE)
+    memo = (n.generation, shape, least, balanced)
+    n.score_memo = memo
+    return memo
+
+
+def _column(pod: PodInfo, nodes: list[NodeInfo], least: bool) -> list[int]:
+    shape = (pod.nz_cpu, pod.nz_memory)
+    out: list[int] = []
+    append = out.append
+    for n in nodes:
+        m = n.score_memo
+        if m is None or m[0] != n.generation or m[1] != shape:
+            m = _scores(n, shape)
+        append(m[2] if least else m[3])
+    return out
+
 
 class LeastAllocated:
     name = "NodeResourcesLeastAllocated"
@@ -21,15 +55,7 @@ class LeastAllocated:
         return self.score_all(state, pod, [node])[0]
 
     def score_all(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
-        pc, pm = pod.nz_cpu, pod.nz_memory
-        out = []
-        for n in nodes:
-            ac, am = n.alloc_cpu, n.alloc_memory
-            rc, rm = n.nz_cpu + pc, n.nz_memory + pm
-            c = (ac - rc) * MAX_NODE_SCORE // ac if ac and rc <= ac else 0
-            m = (am - rm) * MAX_NODE_SCORE // am if am and rm <= am else 0
-            out.append((c + m) // 2)
-        return out
+        return _column(pod, nodes, True)
 
 
 class BalancedAllocation:
@@ -39,12 +65,4 @@ class BalancedAllocation:
         return self.score_all(state, pod, [node])[0]
 
     def score_all(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
-        pc, pm = pod.nz_cpu, pod.nz_memory
-        out = []
-        for n in nodes:
-            ac, am = n.alloc_cpu, n.alloc_memory
-            fc = min((n.nz_cpu + pc) / ac, 1.0) if ac else 1.0
-            fm = min((n.nz_memory + pm) / am, 1.0) if am else 1.0
-            # the standard deviation of two fractions is half their distance
-            out.append(int((1 - abs(fc - fm) / 2) * MAX_NODE_SCORE))
-        return out
+        return _column(pod, nodes, False)

@@ -1,0 +1,208 @@
+"""Scheduler benchmark: N simulated nodes, P pending pods, a real API server; pods bound per second.
+
+In the spirit of kwok and kube-scheduler's scheduler_perf: Node objects (with
+capacity, allocatable, a Ready condition, zone labels) and their Leases in
+``kube-node-lease`` are created through the API and the Leases renewed by a
+load-generator subprocess (a kubelet's 10 s cadence by default), so the API
+server carries a live cluster's heartbeat traffic; no container runs. The API
+server is a subprocess (``APIServer`` alone, without the server's own
+controllers and scheduler); the scheduler runs in this process, as
+kube-scheduler is its own process.
+
+Measured: all pods are created first (pending, nobody schedules them), then the
+scheduler starts; the figure is pods bound / seconds from the scheduler's start
+(its initial list of every node and pod included) until its informer has seen
+every pod bound. Binding goes through ``pods/binding`` and each pod gets its
+Scheduled Event, as in Kubernetes, so the API server's write path is part of it.
+
+    .venv/bin/python bench/scheduler_bench.py [--nodes 1000] [--pods 10000] [--quick] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(HERE))
+
+from api_bench import Server  # noqa: E402
+
+from kubelite.api.client import APIClient, resource_path  # noqa: E402
+from kubelite.errors import AlreadyExists  # noqa: E402
+from kubelite.scheduler import Scheduler  # noqa: E402
+
+ZONES = 10
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def node(name: str, i: int) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name, "type": "kwok",
+                                                  "topology.kubernetes.io/zone": f"zone-{i % ZONES}"}},
+            "spec": {}}
+
+
+def node_status() -> dict[str, Any]:
+    alloc = {"cpu": "32", "memory": "256Gi", "pods": "110", "ephemeral-storage": "100Gi"}
+    t = now()[:19] + "Z"
+    return {"status": {"capacity": alloc, "allocatable": alloc,
+                       "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                                       "message": "kwok-style simulated node", "lastHeartbeatTime": t,
+                                       "lastTransitionTime": t}],
+                       "nodeInfo": {"kubeletVersion": "v1.32.0", "architecture": "amd64", "operatingSystem": "linux"}}}
+
+
+def lease(name: str) -> dict[str, Any]:
+    return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+            "metadata": {"name": name, "namespace": "kube-node-lease"},
+            "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": now()}}
+
+
+def pod(name: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": "bench"}},
+            "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10",
+                                     "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]}}
+
+
+async def bounded(n: int, total: int, work: Callable[[int], Awaitable[None]]) -> float:
+    """Run ``work(i)`` for i in range(total), ``n`` at a time; the seconds it took."""
+    t0 = time.perf_counter()
+    it = iter(range(total))
+
+    async def worker() -> None:
+        for i in it:
+            await work(i)
+    await asyncio.gather(*(worker() for _ in range(n)))
+    return time.perf_counter() - t0
+
+
+async def populate(client: APIClient, nodes: int, pods: int) -> None:
+    async def make_node(i: int) -> None:
+        name = f"kwok-node-{i}"
+        await client.create("/api/v1/nodes", node(name, i))
+        await client.patch(f"/api/v1/nodes/{name}/status", node_status())
+        await client.create(resource_path("coordination.k8s.io/v1", "leases", "kube-node-lease"), lease(name))
+
+    for ns in ("kube-node-lease", "bench"):
+        try:
+            await client.create("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                       "metadata": {"name": ns}})
+        except AlreadyExists:
+            pass
+    dt = await bounded(32, nodes, make_node)
+    print(f"  {nodes} nodes (+ status, + lease) in {dt:.1f} s", flush=True)
+
+    async def make_pod(i: int) -> None:
+        await client.create(resource_path("v1", "pods", "bench"), pod(f"pod-{i}"))
+    dt = await bounded(32, pods, make_pod)
+    print(f"  {pods} pending pods in {dt:.1f} s ({pods / dt:.0f} creates/s)", flush=True)
+
+
+async def renew_leases(kubeconfig: str, nodes: int, interval: float) -> None:
+    """The load generator: renew every node's Lease once per ``interval``, spread evenly over it."""
+    client = APIClient.from_kubeconfig(kubeconfig, user_agent="kwok-loadgen")
+    step = interval / max(nodes, 1)
+    next_at = time.monotonic()
+    i = 0
+    pending: set[asyncio.Task[Any]] = set()
+    while True:
+        next_at += step
+        delay = next_at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        path = resource_path("coordination.k8s.io/v1", "leases", "kube-node-lease", f"kwok-node-{i % nodes}")
+        if len(pending) < 64:
+            t = asyncio.ensure_future(client.patch(path, {"spec": {"renewTime": now()}}))
+            pending.add(t)
+            t.add_done_callback(pending.discard)
+        i += 1
+
+
+async def measure(client: APIClient, pods: int, profile: bool) -> float:
+    s = Scheduler(client)
+    bound: set[str] = set()
+    done = asyncio.Event()
+
+    def on_pod(etype: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+        if etype != "DELETED" and (obj.get("spec") or {}).get("nodeName"):
+            bound.add(obj["metadata"]["name"])
+            if len(bound) >= pods:
+                done.set()
+    s.pods.add_handler(on_pod)
+    prof = cProfile.Profile() if profile else None
+    if prof:
+        prof.enable()
+    t0 = time.perf_counter()
+    await s.start()
+    t_sync = time.perf_counter() - t0
+    await done.wait()
+    dt = time.perf_counter() - t0
+    if prof:
+        prof.disable()
+    print(f"  informers synced in {t_sync:.1f} s; {len(bound)} pods bound in {dt:.1f} s", flush=True)
+    await s.stop()
+    if prof:
+        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+    return pods / dt
+
+
+async def run(args: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="sched-bench-") as tmp:
+        data = Path(tmp) / "data"
+        server = Server(data, f"sqlite://{data.resolve()}/state.db")
+        loadgen: subprocess.Popen[bytes] | None = None
+        client = APIClient.from_kubeconfig(data / "kubeconfig.yaml", user_agent="kube-scheduler")
+        try:
+            print(f"{args.nodes} nodes, {args.pods} pods", flush=True)
+            await populate(client, args.nodes, args.pods)
+            if args.lease_interval > 0:
+                loadgen = subprocess.Popen([sys.executable, __file__, "--loadgen", str(data / "kubeconfig.yaml"),
+                                            "--nodes", str(args.nodes), "--lease-interval", str(args.lease_interval)],
+                                           env=dict(os.environ, PYTHONPATH=str(REPO)))
+            rate = await measure(client, args.pods, args.profile)
+            print(f"scheduler: {rate:.0f} pods/s ({args.pods} pods on {args.nodes} nodes)", flush=True)
+        finally:
+            if loadgen is not None:
+                loadgen.terminate()
+                loadgen.wait()
+            await client.close()
+            server.stop()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--nodes", type=int, default=1000)
+    p.add_argument("--pods", type=int, default=10000)
+    p.add_argument("--quick", action="store_true", help="100 nodes, 1000 pods")
+    p.add_argument("--lease-interval", type=float, default=10.0,
+                   help="seconds between renewals of each node's Lease (0: none)")
+    p.add_argument("--profile", action="store_true", help="cProfile this process while it schedules")
+    p.add_argument("--loadgen", metavar="KUBECONFIG", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.loadgen:
+        asyncio.run(renew_leases(args.loadgen, args.nodes, args.lease_interval))
+        return
+    if args.quick:
+        args.nodes, args.pods = 100, 1000
+    asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    main()
