@@ -235,3 +235,29 @@ def test_adopts_orphaned_replicasets_and_releases_mismatched_ones(controllers: C
     h.wait_for(lambda: len(replicasets(h, ns)) == 2, "a new ReplicaSet")
     new = next(r for r in replicasets(h, ns) if r["metadata"]["name"] != name)
     assert new["metadata"]["ownerReferences"][0]["uid"] == uid
+
+
+def test_scaling_mid_rollout_is_proportional(controllers: ControllerHarness, ns: str) -> None:
+    h = controllers
+    h.ok("-n", ns, "create", "deployment", "pr", "--image", "busybox:1", "--replicas", "4")
+    h.ok("-n", ns, "patch", "deployment", "pr", "--type=merge", "-p",
+         json.dumps({"spec": {"strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}}}))
+    h.wait_for(lambda: len(live_pods(h, ns, "app=pr")) == 4, "4 pods")
+    h.make_ready(ns, "app=pr")
+    h.wait_for(lambda: get(h, ns, "deploy", "pr")["status"].get("availableReplicas") == 4, "4 available")
+    h.ok("-n", ns, "set", "image", "deployment/pr", "busybox=busybox:2")
+    h.wait_for(lambda: len(live_pods(h, ns, "app=pr")) == 5, "the surge pod")
+    h.ok("-n", ns, "rollout", "pause", "deployment/pr")
+    h.ok("-n", ns, "scale", "deployment", "pr", "--replicas=8")
+    # 8 + maxSurge 1 = 9 pods, shared by the two ReplicaSets in proportion to their size (4:1 of 5).
+    h.wait_for(lambda: len(live_pods(h, ns, "app=pr")) == 9, "9 pods")
+    sizes = sorted((rs["spec"]["template"]["spec"]["containers"][0]["image"], rs["spec"]["replicas"])
+                   for rs in replicasets(h, ns))
+    assert sizes == [("busybox:1", 7), ("busybox:2", 2)]
+    for rs in replicasets(h, ns):
+        assert rs["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] == "8"
+        assert rs["metadata"]["annotations"]["deployment.kubernetes.io/max-replicas"] == "9"
+    with h.kubelet(ns):
+        h.ok("-n", ns, "rollout", "resume", "deployment/pr")
+        h.ok("-n", ns, "rollout", "status", "deployment/pr", "--timeout=60s")
+    assert images(h, ns, "app=pr") == ["busybox:2"] * 8
