@@ -1,0 +1,173 @@
+"""The StatefulSet controller through kubectl: stable names, ordered create and scale down, rolling updates.
+
+:mod:`tests.controllers.nodesim` binds pods to one fake node, makes them Ready and
+finishes their graceful deletion, as the scheduler and a kubelet would; holding
+readiness or deletions back shows what the controller waits for.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.controllers.conftest import ControllerHarness
+from tests.controllers.nodesim import NodeSim, fake_nodes, node_object, simulate
+
+CONTROLLERS = {"statefulset"}
+Obj = dict[str, Any]
+_ids = itertools.count()
+
+
+def sts_yaml(name: str, replicas: int = 3, image: str = "busybox:1", *, policy: str | None = None,
+             strategy: Obj | None = None) -> str:
+    spec: Obj = {"serviceName": name, "replicas": replicas, "selector": {"matchLabels": {"app": name}},
+                 "template": {"metadata": {"labels": {"app": name}}, "spec": {
+                     "containers": [{"name": "c", "image": image}], "terminationGracePeriodSeconds": 30}}}
+    if policy:
+        spec["podManagementPolicy"] = policy
+    if strategy:
+        spec["updateStrategy"] = strategy
+    return json.dumps({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name}, "spec": spec})
+
+
+@pytest.fixture
+def sim(controllers: ControllerHarness, ns: str) -> Iterator[NodeSim]:
+    node = f"sts{next(_ids)}-{ns}"
+    with fake_nodes(controllers, node_object(node)), simulate(controllers, ns, [node]) as s:
+        yield s
+
+
+def names(h: ControllerHarness, ns: str, app: str, *, terminating: bool | None = None) -> list[str]:
+    out = []
+    for p in h.pods(ns, f"app={app}"):
+        if terminating is None or bool(p["metadata"].get("deletionTimestamp")) == terminating:
+            out.append(p["metadata"]["name"])
+    return sorted(out)
+
+
+def images(h: ControllerHarness, ns: str, app: str) -> dict[str, str]:
+    return {p["metadata"]["name"]: p["spec"]["containers"][0]["image"] for p in h.pods(ns, f"app={app}")
+            if not p["metadata"].get("deletionTimestamp")}
+
+
+def status(h: ControllerHarness, ns: str, name: str) -> Obj:
+    out: Obj = h.json("-n", ns, "get", "sts", name).get("status") or {}
+    return out
+
+
+def test_ordered_creation_identity_and_scale_down(controllers: ControllerHarness, ns: str, sim: NodeSim) -> None:
+    h = controllers
+    sim.hold = lambda pod: pod["metadata"]["name"] == "web-1"
+    h.ok("-n", ns, "apply", "-f", "-", input=sts_yaml("web"))
+    h.wait_for(lambda: names(h, ns, "web") == ["web-0", "web-1"], "web-0 then web-1")
+    # web-1 is not Ready, so web-2 is not created: OrderedReady.
+    assert status(h, ns, "web").get("readyReplicas") in (None, 0, 1)
+    assert names(h, ns, "web") == ["web-0", "web-1"]
+    r = h.kubectl("-n", ns, "rollout", "status", "sts/web", "--timeout=1s")
+    assert r.returncode != 0 and "pods to be ready" in r.stdout + r.stderr
+
+    sim.hold = lambda pod: False
+    sim.poke()
+    h.ok("-n", ns, "rollout", "status", "sts/web", "--timeout=60s")
+    assert names(h, ns, "web") == ["web-0", "web-1", "web-2"]
+    st = status(h, ns, "web")
+    assert (st["replicas"], st["readyReplicas"], st["updatedReplicas"], st["currentReplicas"]) == (3, 3, 3, 3)
+    assert st["currentRevision"] == st["updateRevision"] and st["updateRevision"].startswith("web-")
+    pod = h.json("-n", ns, "get", "pod", "web-2")
+    labels = pod["metadata"]["labels"]
+    assert labels["statefulset.kubernetes.io/pod-name"] == "web-2"
+    assert labels["apps.kubernetes.io/pod-index"] == "2"
+    assert labels["controller-revision-hash"] == st["updateRevision"]
+    assert (pod["spec"]["hostname"], pod["spec"]["subdomain"]) == ("web-2", "web")
+    ref = pod["metadata"]["ownerReferences"][0]
+    assert (ref["kind"], ref["name"], ref["controller"]) == ("StatefulSet", "web", True)
+    assert h.ok("-n", ns, "get", "sts", "web").split("\n")[1].split()[:2] == ["web", "3/3"]
+
+    # A deleted pod comes back under the same name.
+    h.ok("-n", ns, "delete", "pod", "web-1")
+    h.wait_for(lambda: names(h, ns, "web", terminating=False) == ["web-0", "web-1", "web-2"], "web-1 recreated")
+
+    # Scale down: highest ordinal first, the next only after it is gone.
+    sim.hold_deletes = True
+    h.ok("-n", ns, "scale", "sts/web", "--replicas=1")
+    h.wait_for(lambda: names(h, ns, "web", terminating=True) == ["web-2"], "web-2 terminating")
+    assert names(h, ns, "web", terminating=False) == ["web-0", "web-1"]
+    sim.hold_deletes = False
+    sim.poke()
+    h.wait_for(lambda: names(h, ns, "web") == ["web-0"], "scaled down to web-0")
+    h.ok("-n", ns, "rollout", "status", "sts/web", "--timeout=60s")
+    described = h.ok("-n", ns, "describe", "sts", "web")
+    assert "create Pod web-2 in StatefulSet web successful" in described
+    assert "delete Pod web-2 in StatefulSet web successful" in described
+
+
+def test_parallel_creates_without_waiting(controllers: ControllerHarness, ns: str, sim: NodeSim) -> None:
+    h = controllers
+    sim.hold = lambda pod: True  # nothing ever turns Ready
+    h.ok("-n", ns, "apply", "-f", "-", input=sts_yaml("par", policy="Parallel"))
+    h.wait_for(lambda: names(h, ns, "par") == ["par-0", "par-1", "par-2"], "every pod at once")
+    sim.hold_deletes = True
+    h.ok("-n", ns, "scale", "sts/par", "--replicas=0")
+    h.wait_for(lambda: names(h, ns, "par", terminating=True) == ["par-0", "par-1", "par-2"], "every pod deleted at once")
+    sim.hold_deletes = False
+    sim.poke()
+    h.wait_for(lambda: names(h, ns, "par") == [], "all gone")
+
+
+def test_rolling_update_highest_ordinal_first(controllers: ControllerHarness, ns: str, sim: NodeSim) -> None:
+    h = controllers
+    h.ok("-n", ns, "apply", "-f", "-", input=sts_yaml("ru"))
+    h.ok("-n", ns, "rollout", "status", "sts/ru", "--timeout=60s")
+    old_rev = status(h, ns, "ru")["currentRevision"]
+
+    sim.hold = lambda pod: pod["spec"]["containers"][0]["image"] == "busybox:2"
+    h.ok("-n", ns, "set", "image", "sts/ru", "c=busybox:2")
+    h.wait_for(lambda: images(h, ns, "ru").get("ru-2") == "busybox:2", "ru-2 replaced first")
+    assert images(h, ns, "ru") == {"ru-0": "busybox:1", "ru-1": "busybox:1", "ru-2": "busybox:2"}
+    st = status(h, ns, "ru")
+    assert st["currentRevision"] == old_rev and st["updateRevision"] != old_rev
+
+    sim.hold = lambda pod: False
+    sim.poke()
+    h.ok("-n", ns, "rollout", "status", "sts/ru", "--timeout=60s")
+    h.wait_for(lambda: status(h, ns, "ru").get("currentRevision") == status(h, ns, "ru").get("updateRevision"),
+               "the update revision become current")
+    assert set(images(h, ns, "ru").values()) == {"busybox:2"}
+    st = status(h, ns, "ru")
+    assert (st["updatedReplicas"], st["currentReplicas"], st["readyReplicas"]) == (3, 3, 3)
+
+
+def test_partition_and_on_delete(controllers: ControllerHarness, ns: str, sim: NodeSim) -> None:
+    h = controllers
+    part = {"type": "RollingUpdate", "rollingUpdate": {"partition": 2}}
+    h.ok("-n", ns, "apply", "-f", "-", input=sts_yaml("pt", strategy=part))
+    h.ok("-n", ns, "rollout", "status", "sts/pt", "--timeout=60s")
+    h.ok("-n", ns, "apply", "-f", "-", input=sts_yaml("pt", image="busybox:2", strategy=part))
+    out = h.ok("-n", ns, "rollout", "status", "sts/pt", "--timeout=60s")
+    assert "partitioned roll out complete: 1 new pods have been updated" in out
+    assert images(h, ns, "pt") == {"pt-0": "busybox:1", "pt-1": "busybox:1", "pt-2": "busybox:2"}
+    # Below the partition a deleted pod comes back at the current (old) revision.
+    h.ok("-n", ns, "delete", "pod", "pt-0")
+    h.wait_for(lambda: images(h, ns, "pt").get("pt-0") == "busybox:1" and
+               h.json("-n", ns, "get", "pod", "pt-0")["metadata"]["labels"]["controller-revision-hash"] ==
+               status(h, ns, "pt")["currentRevision"], "pt-0 recreated from the current revision")
+
+    ondel = {"type": "OnDelete"}
+    h.ok("-n", ns, "apply", "-f", "-", input=sts_yaml("od", replicas=2, strategy=ondel))
+    h.wait_for(lambda: status(h, ns, "od").get("readyReplicas") == 2, "od ready")
+    h.ok("-n", ns, "set", "image", "sts/od", "c=busybox:2")
+    h.wait_for(lambda: status(h, ns, "od").get("observedGeneration") == 2, "the new template observed")
+    assert status(h, ns, "od")["updatedReplicas"] == 0
+    assert images(h, ns, "od") == {"od-0": "busybox:1", "od-1": "busybox:1"}
+    h.ok("-n", ns, "delete", "pod", "od-1")
+    h.wait_for(lambda: images(h, ns, "od") == {"od-0": "busybox:1", "od-1": "busybox:2"},
+               "od-1 recreated from the update revision")
+
+    # A failed pod is deleted and recreated under its name.
+    h.ok("-n", ns, "patch", "pod", "od-0", "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Failed"}}')
+    h.wait_for(lambda: images(h, ns, "od").get("od-0") == "busybox:2", "od-0 recreated after failing")
+    assert "RecreatingFailedPod" in h.ok("-n", ns, "get", "events", "--field-selector", "involvedObject.name=od")
