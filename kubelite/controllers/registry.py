@@ -13,14 +13,15 @@ from collections.abc import Callable
 
 from kubelite.controllers.base import Controller, ControllerContext
 from kubelite.controllers.cronjob import CronJobController
+from kubelite.controllers.daemonset import DaemonSetController
+from kubelite.controllers.deployment import DeploymentController
 from kubelite.controllers.garbagecollector import GarbageCollector
 from kubelite.controllers.job import JobController
 from kubelite.controllers.namespace import NamespaceController
 from kubelite.controllers.nodelifecycle import NodeLifecycleController
-from kubelite.controllers.serviceaccount import ServiceAccountController
-from kubelite.controllers.deployment import DeploymentController
 from kubelite.controllers.replicaset import ReplicaSetController
-from kubelite.controllers.daemonset import DaemonSetController
+from kubelite.controllers.serviceaccount import ServiceAccountController
+from kubelite.controllers.statefulset import StatefulSetController
 
 Factory = Callable[[ControllerContext], Controller]
 
@@ -34,4 +35,5 @@ CONTROLLERS: dict[str, Factory] = {
     "replicaset": ReplicaSetController,
     "deployment": DeploymentController,
     "daemonset": DaemonSetController,
+    "statefulset": StatefulSetController,
 }
