@@ -146,6 +146,9 @@ def test_exec_errors(rig: Rig) -> None:
     assert r.returncode != 0 and "container nope is not valid for pod app" in r.stderr
     r = rig.kubectl("exec", "unbound", "--", "true")
     assert r.returncode != 0 and "does not have a host assigned" in r.stderr
+    for verb in ("exec", "attach"):
+        r = rig.kubectl(verb, "app", "-c", "short", *(["--", "true"] if verb == "exec" else []))
+        assert r.returncode != 0 and 'container "short" in pod "app" is not running' in r.stderr, r.stderr
 
 
 # --- cp, attach, port-forward ----------------------------------------------------------------------------------
@@ -237,3 +240,20 @@ def test_exec_needs_the_pods_exec_permission(rig: Rig, tmp_path: Path) -> None:
     assert dict(rig.server.served) == before
     r = subprocess.run([*argv, "logs", "app", "-c", "main"], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and '"pods/log"' in r.stderr, r.stderr
+
+
+@PROTOCOLS
+def test_attach_to_output(rig: Rig, env: dict[str, str]) -> None:
+    """Attach without stdin: the running container's output as it is written, until kubectl leaves."""
+    key = {"websocket": "attach/websocket:v5.channel.k8s.io", "spdy": "attach/spdy:v4.channel.k8s.io"}[_kind(env)]
+    before = rig.server.served[key]
+    proc = subprocess.Popen([*rig.cluster.argv, "attach", "app", "-c", "tick"], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env})
+    try:
+        assert proc.stdout is not None
+        first = int(proc.stdout.readline().split()[1])
+        assert int(proc.stdout.readline().split()[1]) == first + 1
+        assert rig.server.served[key] == before + 1
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -39,10 +39,11 @@ from kubelite.runtime.container import compiled_seccomp
 from kubelite.runtime.state import ContainerState
 
 
-def running_state(ref: ContainerRef) -> ContainerState:
+def running_state(ref: ContainerRef, what: str = "") -> ContainerState:
+    """The live state of the container; Conflict naming ``what`` (the pod's name for it) if it is not running."""
     v = ref.engine.view(ref.record)
     if v.status != "running" or v.state is None:
-        raise Conflict(f'container "{ref.record.name}" is not running (state: {v.status})')
+        raise Conflict(f"{what or 'container ' + repr(ref.record.name)} is not running (state: {v.status})")
     return v.state
 
 

@@ -212,7 +212,8 @@ class StreamingServer:
         stderr, tty = _flag(req, "stderr", "error"), _flag(req, "tty")
         if not (stdin or stdout or stderr):
             raise BadRequest("you must specify at least 1 of stdin, stdout, stderr")
-        running_state(ref)
+        m = req.match_info
+        running_state(ref, f'container "{m["container"]}" in pod "{m["pod"]}"')
 
         async def run(streams: SpdyStreams | WebSocketStreams) -> None:
             if attach:
