@@ -105,7 +105,7 @@ def run_options(pod: dict[str, Any], c: dict[str, Any], *, env: list[tuple[str, 
         cap_add=list(caps.get("add") or []),
         cap_drop=list(caps.get("drop") or []),
         labels=labels,
-        namespaces=sandbox.namespaces(),
+        namespaces=_namespaces(pod, sandbox),
         mounts=mounts,
         cgroups_path=cgroups_path,
         no_new_privileges=sc.get("allowPrivilegeEscalation") is False,
@@ -117,6 +117,23 @@ def run_options(pod: dict[str, Any], c: dict[str, Any], *, env: list[tuple[str, 
     if memory is not None and int(memory) < 6 * 1024 * 1024:
         raise ContainerConfigError(f"memory limit {limits['memory']} is below the minimum of 6Mi")
     return opts
+
+
+def _namespaces(pod: dict[str, Any], sandbox: Sandbox) -> dict[str, str]:
+    """The sandbox's namespaces, or the host's where the pod asks for them (hostNetwork, hostIPC, hostPID).
+
+    "The host's" is the agent's own: the runtime opens these paths in a child still in the agent's
+    namespaces, so ``/proc/self`` is right even when the agent itself runs in a container."""
+    spec = pod.get("spec") or {}
+    out = sandbox.namespaces()
+    if spec.get("hostNetwork"):  # the node's network and, as the kubelet does, its host name
+        out["network"] = "/proc/self/ns/net"
+        out["uts"] = "/proc/self/ns/uts"
+    if spec.get("hostIPC"):
+        out["ipc"] = "/proc/self/ns/ipc"
+    if spec.get("hostPID"):
+        out["pid"] = "/proc/self/ns/pid"
+    return out
 
 
 def _user(sc: dict[str, Any], image_user: str) -> str | None:

@@ -199,7 +199,7 @@ class PodWorker:
             if latest.spec_hash != container_hash(c):  # its spec changed (the image, for one): replace it
                 await self.agent.event(self.pod, "Normal", "Killing",
                                        f"Container {name} definition changed, will be restarted")
-                await self.agent.runtime.stop(latest, self._grace())
+                await self.agent.runtime.stop(latest, self.grace())
             else:
                 self.agent.probing.ensure(self, c, latest)
                 f.started = self.agent.probing.started(self, name)
@@ -287,7 +287,9 @@ class PodWorker:
         self.agent.probing.ensure(self, c, info)
         f.started = self.agent.probing.started(self, name)
         f.ready = self.agent.probing.ready(self, name)
-        await self.agent.probing.post_start(self, c, info)
+        if not await self.agent.probing.post_start(self, c, info):
+            f.waiting = None
+            self.wake()
 
     async def _prune(self, name: str, keep: set[str]) -> None:
         """Keep a container's newest two instances (the one running, the previous for ``logs --previous``)."""
@@ -298,19 +300,19 @@ class PodWorker:
     async def _stop_running(self, current: dict[str, ContainerFacts], spec: dict[str, Any]) -> None:
         for f in current.values():
             if f.latest is not None and f.latest.running:
-                await self.agent.runtime.stop(f.latest, self._grace())
+                await self.agent.runtime.stop(f.latest, self.grace())
 
-    async def kill_for_probe(self, name: str, message: str) -> None:
+    async def kill_for_probe(self, name: str, kind: str, message: str) -> None:
         """A liveness or startup probe failed: restart the container (per the restart policy)."""
         f = self.facts.containers.get(name)
         if f is None or f.latest is None or not f.latest.running:
             return
         await self.agent.event(self.pod, "Normal", "Killing",
-                               f"Container {name} failed liveness probe, will be restarted")
-        await self.agent.runtime.stop(f.latest, self._grace())
+                               f"Container {name} failed {kind} probe, will be restarted")
+        await self.agent.probing.pre_stop_and_stop(self, f.latest, self.grace())
         self.wake()
 
-    def _grace(self) -> float:
+    def grace(self) -> float:
         md = self.pod["metadata"]
         g = md.get("deletionGracePeriodSeconds")
         if g is None:
@@ -321,7 +323,7 @@ class PodWorker:
         """The pod is being deleted: stop every container gracefully, remove every trace, then let the API
         object go (the kubelet's final delete with grace period 0)."""
         infos = await asyncio.to_thread(self.agent.runtime.containers, self.uid)
-        grace = self._grace()
+        grace = self.grace()
         running = [i for i in infos if i.running]
         for i in running:
             await self.agent.event(self.pod, "Normal", "Killing", f"Stopping container {i.name}")

@@ -51,10 +51,11 @@ def identity(data_dir: Path) -> str:
     return f"{socket.gethostname()}_{hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:8]}"
 
 
-async def start_control_plane(server: APIServer, *, controllers: bool = True, scheduler: bool = True,
+async def start_control_plane(server: APIServer, *, controllers: set[str] | None = None, scheduler: bool = True,
                               options: object | None = None) -> list[Stop]:
-    """Start controllers and scheduler against ``server``, each only while it holds its Lease in
-    kube-system (kube-controller-manager, kube-scheduler); the stops, in start order."""
+    """Start the controllers (``controllers``: names, None for all) and the scheduler against ``server``,
+    each only while it holds its Lease in kube-system (kube-controller-manager, kube-scheduler); the stops,
+    in start order."""
     from kubelite.api.client import APIClient
     from kubelite.controllers.leaderelection import start_leader_elected
 
@@ -65,11 +66,11 @@ async def start_control_plane(server: APIServer, *, controllers: bool = True, sc
     try:
         if server.config.secure:
             await publish_cluster_info(client, data_dir)
-        if controllers:
+        if controllers is None or controllers:  # None: all of them
             from kubelite.controllers.manager import start_controllers
 
             async def run_controllers() -> Stop:
-                return await start_controllers(client, options)  # type: ignore[arg-type]
+                return await start_controllers(client, options, controllers)  # type: ignore[arg-type]
 
             stops.append(await start_leader_elected(client, "kube-controller-manager", me, run_controllers))
         if scheduler:

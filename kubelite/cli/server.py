@@ -28,10 +28,25 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 
 def add_control_plane_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--controllers", default="*", metavar="LIST",
+                   help="controllers to run, as kube-controller-manager's flag: '*' (all), names, '-name' "
+                        "to leave one out; empty for none")
+    p.add_argument("--no-scheduler", action="store_true", help="do not run the scheduler in this process")
     p.add_argument("--node-monitor-grace-period", type=float, default=40.0, metavar="SECONDS",
                    help="a node whose heartbeats stop for this long becomes NotReady (default 40)")
     p.add_argument("--default-toleration-seconds", type=int, default=300, metavar="SECONDS",
                    help="how long pods tolerate a not-ready or unreachable node before eviction (default 300)")
+
+
+def controller_names(spec: str) -> set[str] | None:
+    """kube-controller-manager's --controllers: None means all."""
+    from kubelite.controllers.registry import CONTROLLERS
+
+    items = [x.strip() for x in spec.split(",") if x.strip()]
+    if "*" in items:
+        return None if not any(x.startswith("-") for x in items) else \
+            set(CONTROLLERS) - {x[1:] for x in items if x.startswith("-")}
+    return {x for x in items if not x.startswith("-")}
 
 
 def control_plane_options(args: argparse.Namespace) -> object:
@@ -53,7 +68,8 @@ def main(argv: list[str]) -> int:
                         stream=sys.stderr)
     cfg = ServerConfig(data_dir=Path(args.data_dir), bind_address=args.bind_address, port=args.port,
                        datastore=args.datastore, secure=not args.insecure)
-    asyncio.run(serve(cfg, agent=False, options=control_plane_options(args)))
+    asyncio.run(serve(cfg, agent=False, options=control_plane_options(args),
+                      controllers=controller_names(args.controllers), scheduler=not args.no_scheduler))
     return 0
 
 

@@ -95,7 +95,8 @@ async def run(data_dir: Path, port: int, ready: Callable[[APIServer], None] | No
 
 
 async def serve(config: Any, *, agent: bool, ready: Callable[[APIServer], None] | None = None,
-                node_name: str | None = None, options: object | None = None) -> None:
+                node_name: str | None = None, options: object | None = None,
+                controllers: set[str] | None = None, scheduler: bool = True) -> None:
     """The API server, the control plane beside it and (``agent``) an embedded node agent, until a signal."""
     from kubelite.api.server import APIServer
     from kubelite.cli.controlplane import start_control_plane
@@ -119,7 +120,7 @@ async def serve(config: Any, *, agent: bool, ready: Callable[[APIServer], None] 
     stops: list[Stop] = []
     try:
         await server.start()
-        stops = await start_control_plane(server, options=options)
+        stops = await start_control_plane(server, options=options, controllers=controllers, scheduler=scheduler)
         if agent:
             stops += await start_embedded(server, node_name)
         if ready is not None:

@@ -298,3 +298,13 @@ def test_the_agent_restarts_without_restarting_pods(cluster: NodeCluster, tmp_pa
     assert after["state"]["running"]["startedAt"] == before["state"]["running"]["startedAt"]
     cluster.ok("delete", "pod", "survivor")
     time.sleep(0)
+
+
+def test_host_network_pods_share_the_node_network(cluster: NodeCluster, out: Path) -> None:
+    cluster.apply(pod_yaml("hostnet", "ip -o link | wc -l > /out/links; hostname > /out/hostname", out,
+                           extra_spec="  hostNetwork: true\n"))
+    cluster.wait_phase("hostnet", "Succeeded")
+    host_links = len(subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines())
+    assert int((out / "links").read_text()) == host_links
+    assert (out / "hostname").read_text().strip() == os.uname().nodename
+    cluster.ok("delete", "pod", "hostnet")

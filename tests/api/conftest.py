@@ -72,8 +72,12 @@ class Cluster:
         return out
 
 
-def start_cluster(data_dir: Path, extra: tuple[str, ...] = ()) -> Cluster:
+def start_cluster(data_dir: Path, extra: tuple[str, ...] = (), control_plane: bool = False) -> Cluster:
+    """A `kubelite server`; without ``control_plane`` only the API server (no controllers, no scheduler), so
+    what a test writes stays as written."""
     port = free_port()
+    if not control_plane:
+        extra = ("--controllers=", "--no-scheduler", *extra)
     log = open(data_dir.parent / f"{data_dir.name}.log", "wb")  # noqa: SIM115 - lives as long as the server
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.Popen([sys.executable, "-m", "kubelite.cli.server", "--data-dir", str(data_dir),
