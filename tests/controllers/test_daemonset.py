@@ -17,7 +17,7 @@ from kubelite.controllers.daemonset_nodes import target_node
 from tests.controllers.conftest import ControllerHarness
 from tests.controllers.nodesim import fake_nodes, node_object, simulate
 
-CONTROLLERS = {"daemonset"}
+CONTROLLERS = {"daemonset", "statefulset"}  # the drain test moves a StatefulSet's pods
 Obj = dict[str, Any]
 _ids = itertools.count()
 
@@ -191,3 +191,32 @@ def test_on_delete_and_failed_pods(controllers: ControllerHarness, ns: str, name
                             if p["metadata"]["name"] != failed], "a replacement for the failed pod")
         assert "FailedDaemonPod" in h.ok("-n", ns, "get", "events", "--field-selector", "involvedObject.name=od")
         h.ok("-n", ns, "delete", "ds", "od")
+
+
+def test_drain_evicts_all_but_daemon_pods(controllers: ControllerHarness, ns: str, names: list[str]) -> None:
+    """``kubectl drain --ignore-daemonsets``: cordon, evict (pods/eviction) the rest, leave the daemons."""
+    h = controllers
+    a, b = names[:2]
+    sts = json.dumps({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"}, "spec": {
+        "replicas": 2, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}},
+        "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}})
+    with fake_nodes(h, node_object(a, {"pool": ns}), node_object(b, {"pool": ns})), simulate(h, ns, [a]) as sim:
+        h.ok("-n", ns, "apply", "-f", "-", input=ds_yaml("agent", node_selector={"pool": ns}))
+        h.ok("-n", ns, "apply", "-f", "-", input=sts)
+        h.ok("-n", ns, "rollout", "status", "sts/db", "--timeout=60s")
+        h.ok("-n", ns, "rollout", "status", "ds/agent", "--timeout=60s")
+        assert {p["spec"]["nodeName"] for p in h.pods(ns, "app=db")} == {a}
+        daemon = pods_by_node(h, ns, "agent")[a][0]["metadata"]["name"]
+
+        sim.nodes = [b]  # the stand-in scheduler now places new pods on the other node
+        r = h.kubectl("drain", a, "--ignore-daemonsets", "--timeout=60s", timeout=90)
+        assert r.returncode == 0, r.stderr
+        assert f"node/{a} drained" in r.stdout and f"ignoring DaemonSet-managed Pods: {ns}/{daemon}" in r.stderr
+        h.wait_for(lambda: sorted(p["metadata"]["name"] for p in live(h.pods(ns, "app=db"))
+                                  if p["spec"].get("nodeName") == b) == ["db-0", "db-1"], "db pods moved to the other node")
+        assert h.json("get", "node", a)["spec"]["unschedulable"] is True
+        assert daemon in [p["metadata"]["name"] for p in live(h.pods(ns, "app=agent"))]  # daemons stay
+        h.ok("uncordon", a)
+        assert not h.json("get", "node", a)["spec"].get("unschedulable")
+        h.ok("-n", ns, "delete", "ds", "agent")
+
