@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.agent.nodecluster import NODE, NodeCluster, start_node_cluster, stop_node_cluster
+from tests.api.conftest import free_port
 
 pytestmark = pytest.mark.root
 
@@ -308,3 +309,40 @@ def test_host_network_pods_share_the_node_network(cluster: NodeCluster, out: Pat
     assert int((out / "links").read_text()) == host_links
     assert (out / "hostname").read_text().strip() == os.uname().nodename
     cluster.ok("delete", "pod", "hostnet")
+
+
+def test_kubectl_logs_exec_and_port_forward_reach_the_pod(cluster: NodeCluster, out: Path) -> None:
+    cluster.apply(pod_yaml("talk", "echo run >> /out/runs; echo hello from $HOSTNAME; "
+                           "if [ $(wc -l < /out/runs) -lt 2 ]; then exit 1; fi; exec httpd -f -p 8080 -h /out",
+                           out, restart="Always"))
+
+    def restarted_and_ready() -> object:
+        p = cluster.pod("talk")
+        cs = p["status"]["containerStatuses"][0]
+        return cs["restartCount"] == 1 and cs["ready"] and p
+    cluster.wait_for("one restart, then running", restarted_and_ready)
+    assert cluster.ok("logs", "talk") == "hello from talk\n"
+    assert cluster.ok("logs", "talk", "--previous") == "hello from talk\n"
+    r = cluster.kubectl("exec", "talk", "--", "sh", "-c", "cat /out/runs; exit 4")
+    assert r.returncode == 4 and r.stdout == "run\nrun\n"
+    (out / "index.html").write_text("served from the pod\n")
+    port = free_port()
+    pf = subprocess.Popen([*cluster.argv, "port-forward", "pod/talk", f"{port}:8080"], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True)
+    try:
+        import urllib.request
+
+        body = cluster.wait_for("port-forward", lambda: _get(urllib.request, port))
+        assert body == "served from the pod\n"
+    finally:
+        pf.terminate()
+        pf.wait(10)
+    cluster.ok("delete", "pod", "talk")
+
+
+def _get(urllib_request: object, port: int) -> str:
+    try:
+        with urllib_request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as r:  # type: ignore[attr-defined]
+            return str(r.read().decode())
+    except OSError:
+        return ""
