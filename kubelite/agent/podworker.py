@@ -233,6 +233,13 @@ class PodWorker:
     async def _start(self, c: dict[str, Any], f: ContainerFacts, sb: Any, *, init: bool, attempt: int) -> None:
         name = c["name"]
         image = self.agent.images.lookup(c.get("image", ""), c.get("imagePullPolicy", ""))
+        if isinstance(image, str) and c.get("imagePullPolicy") == "Never":
+            msg = f'Container image "{c.get("image", "")}" is not present with pull policy of Never'
+            if f.waiting is None or f.waiting[0] != "ErrImageNeverPull":
+                await self.agent.event(self.pod, "Warning", "ErrImageNeverPull", msg)
+            f.waiting = ("ErrImageNeverPull", msg)
+            self.wake_in(self.agent.backoff.base)
+            return
         if isinstance(image, str):  # not available: the message
             backoff_key = f"{self.uid}/{name}/image"
             reason = "ErrImagePull"

@@ -346,3 +346,36 @@ def _get(urllib_request: object, port: int) -> str:
             return str(r.read().decode())
     except OSError:
         return ""
+
+
+def test_pull_policy_never_and_sidecars(cluster: NodeCluster, out: Path) -> None:
+    cluster.apply(pod_yaml("neverpull", "true", image="example.com/absent:2",
+                           container_extra="    imagePullPolicy: Never\n"))
+
+    def never() -> object:
+        w = status_of(cluster, "neverpull")["containerStatuses"][0]["state"].get("waiting") or {}
+        return w.get("reason") == "ErrImageNeverPull" and w
+    assert "is not present with pull policy of Never" in cluster.wait_for("ErrImageNeverPull", never)["message"]
+    cluster.ok("delete", "pod", "neverpull")
+    manifest = f"""apiVersion: v1
+kind: Pod
+metadata: {{name: sidecar}}
+spec:
+  nodeName: {NODE}
+  terminationGracePeriodSeconds: 1
+  initContainers:
+  - {{name: side, image: busybox, restartPolicy: Always, command: [sh, -c, 'echo side >> /out/order; sleep 100000'],
+     volumeMounts: [{{name: out, mountPath: /out}}]}}
+  containers:
+  - {{name: app, image: busybox, command: [sh, -c, 'echo app >> /out/order; sleep 100000'],
+     volumeMounts: [{{name: out, mountPath: /out}}]}}
+  volumes:
+  - name: out
+    hostPath: {{path: {out}}}
+"""
+    cluster.apply(manifest)
+    p = cluster.wait_running_ready("sidecar")
+    assert (out / "order").read_text().split() == ["side", "app"]
+    init = p["status"]["initContainerStatuses"][0]
+    assert "running" in init["state"] and init["ready"]
+    cluster.ok("delete", "pod", "sidecar")
