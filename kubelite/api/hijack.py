@@ -24,16 +24,22 @@ from aiohttp import web
 
 from kubelite.errors import SystemFailure
 
+BUFFERED = 1 << 20  # beyond it, stop reading the client until the reader catches up
+
 
 class _Feeder:
     """The parser aiohttp calls with raw bytes once the connection is ours."""
 
-    def __init__(self, queue: asyncio.Queue[bytes]) -> None:
-        self.queue = queue
+    def __init__(self, conn: RawConnection) -> None:
+        self.conn = conn
+        self.queue = conn.queue
 
     def feed_data(self, data: bytes) -> tuple[bool, bytes]:
         if data:
             self.queue.put_nowait(bytes(data))
+            self.conn.buffered += len(data)
+            if self.conn.buffered > BUFFERED:
+                self.conn.pause()
         return False, b""
 
     def feed_eof(self) -> None:
@@ -48,11 +54,22 @@ class RawConnection:
         self.response = resp
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
         self.eof = False
+        self.buffered = 0
+        self.paused = False
+
+    def pause(self) -> None:
+        if not self.paused and self.req.transport is not None:
+            self.paused = True
+            self.req.transport.pause_reading()
 
     async def read(self) -> bytes:
         if self.eof:
             return b""
         data = await self.queue.get()
+        self.buffered -= len(data)
+        if self.paused and self.buffered <= BUFFERED // 2 and self.req.transport is not None:
+            self.paused = False
+            self.req.transport.resume_reading()
         if not data:
             self.eof = True
         return data
@@ -81,5 +98,5 @@ async def switch_protocols(req: web.Request, headers: Mapping[str, str]) -> RawC
     resp.force_close()
     await resp.prepare(req)
     conn = RawConnection(req, resp)
-    protocol.set_parser(cast(Any, _Feeder(conn.queue)))
+    protocol.set_parser(cast(Any, _Feeder(conn)))
     return conn

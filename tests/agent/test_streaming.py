@@ -257,3 +257,13 @@ def test_attach_to_output(rig: Rig, env: dict[str, str]) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@PROTOCOLS
+def test_exec_stdin_larger_than_the_buffers(rig: Rig, env: dict[str, str]) -> None:
+    """Stdin beyond what the agent and the API server buffer (1 MiB each) while the command is not reading yet:
+    the client is slowed down, nothing is lost."""
+    data = "x" * (6 << 20)
+    out = rig.ok("exec", "-i", "app", "-c", "main", "--", "sh", "-c", "sleep 1; wc -c", input=data, env=env,
+                 timeout=120)
+    assert out.strip() == str(len(data))

@@ -29,6 +29,7 @@ STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 WS_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "v4.base64.channel.k8s.io", "base64.channel.k8s.io",
                 "channel.k8s.io")
 SPDY_PROTOCOLS = ("v4.channel.k8s.io", "v3.channel.k8s.io", "v2.channel.k8s.io", "channel.k8s.io")
+STDIN_BUFFERED = 1 << 20
 
 
 def status_json(code: int | None, message: str = "", command: list[str] | None = None) -> dict[str, Any]:
@@ -53,13 +54,28 @@ class CommandStreams:
         self.stdin_queue: asyncio.Queue[bytes] = asyncio.Queue()
         self.resizes: asyncio.Queue[tuple[int, int] | None] = asyncio.Queue()
         self.gone = asyncio.Event()  # the client went away
+        self.stdin_buffered = 0
+        self.stdin_room = asyncio.Event()
+        self.stdin_room.set()
 
     @property
     def structured_status(self) -> bool:
         return self.protocol.startswith(("v4.", "v5."))
 
     async def read_stdin(self) -> bytes:
-        return await self.stdin_queue.get()
+        data = await self.stdin_queue.get()
+        self.stdin_buffered -= len(data)
+        if self.stdin_buffered <= STDIN_BUFFERED:
+            self.stdin_room.set()
+        return data
+
+    async def put_stdin(self, data: bytes) -> None:
+        """Queue stdin for the process; wait while too much is queued, so the client is slowed, not buffered."""
+        self.stdin_queue.put_nowait(data)
+        self.stdin_buffered += len(data)
+        if self.stdin_buffered > STDIN_BUFFERED:
+            self.stdin_room.clear()
+            await self.stdin_room.wait()
 
     def _resize(self, payload: bytes) -> None:
         for line in payload.decode(errors="replace").splitlines():
@@ -103,7 +119,7 @@ class WebSocketStreams(CommandStreams):
                     with contextlib.suppress(ValueError):
                         payload = base64.b64decode(payload)
                 if channel == STDIN and payload:
-                    self.stdin_queue.put_nowait(payload)
+                    await self.put_stdin(payload)
                 elif channel == RESIZE:
                     self._resize(payload)
                 elif channel == CLOSE and payload[:1] == bytes([STDIN]):
@@ -165,7 +181,7 @@ class SpdyStreams(CommandStreams):
 
     async def _pump_stdin(self, s: SpdyStream) -> None:
         while data := await s.read():
-            self.stdin_queue.put_nowait(data)
+            await self.put_stdin(data)
         self.stdin_queue.put_nowait(b"")
 
     async def _pump_resize(self, s: SpdyStream) -> None:

@@ -34,6 +34,7 @@ SYN_STREAM, SYN_REPLY, RST_STREAM, SETTINGS, PING, GOAWAY, HEADERS, WINDOW_UPDAT
 FLAG_FIN = 0x01
 RST_CANCEL = 5
 MAX_DATA = 0xFFFFFF
+BUFFERED = 1 << 20  # per stream; beyond it the session stops reading, and TCP pushes back on the client
 _U32 = struct.Struct(">I")
 
 
@@ -73,6 +74,9 @@ class SpdyStream:
         self.id = stream_id
         self.headers = headers
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
+        self.buffered = 0
+        self.drained = asyncio.Event()
+        self.drained.set()
         self.remote_done = False
         self.local_done = False
 
@@ -83,13 +87,20 @@ class SpdyStream:
     async def read(self) -> bytes:
         if self.remote_done and self.queue.empty():
             return b""
-        return await self.queue.get()
+        data = await self.queue.get()
+        self.buffered -= len(data)
+        if self.buffered <= BUFFERED:
+            self.drained.set()
+        return data
 
     def _deliver(self, data: bytes, fin: bool) -> None:
         if self.remote_done:
             return
         if data:
             self.queue.put_nowait(data)
+            self.buffered += len(data)
+            if self.buffered > BUFFERED:
+                self.drained.clear()
         if fin:
             self.remote_done = True
             self.queue.put_nowait(b"")
@@ -119,6 +130,7 @@ class SpdyStream:
             await self.session.send_control(RST_STREAM, 0, _U32.pack(self.id) + _U32.pack(RST_CANCEL))
         self.local_done = True
         self._deliver(b"", True)
+        self.drained.set()
         self._forget_if_done()
 
 
@@ -168,6 +180,7 @@ class SpdySession:
             self.closed = True
             for s in list(self.streams.values()):
                 s._deliver(b"", True)
+                s.drained.set()
 
     async def _fill(self, n: int) -> bool:
         while len(self._buf) < n:
@@ -197,6 +210,8 @@ class SpdySession:
             s = self.streams.get(stream_id)
             if s is not None:
                 s._deliver(payload, bool(flags & FLAG_FIN))
+                # spdystream has no flow control either: it blocks its reader on a full pipe; so do we.
+                await s.drained.wait()
         elif ftype == SYN_STREAM:
             sid = _U32.unpack_from(payload)[0] & 0x7FFFFFFF
             headers = decode_headers(self._inflate.decompress(payload[10:]))
@@ -215,6 +230,7 @@ class SpdySession:
             if s is not None:
                 s.local_done = True
                 s._deliver(b"", True)
+                s.drained.set()
                 s._forget_if_done()
         elif ftype == PING:
             await self.send_control(PING, 0, payload[:4])
