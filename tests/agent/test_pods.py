@@ -379,3 +379,18 @@ spec:
     init = p["status"]["initContainerStatuses"][0]
     assert "running" in init["state"] and init["ready"]
     cluster.ok("delete", "pod", "sidecar")
+
+
+def test_a_killed_container_is_restarted(cluster: NodeCluster) -> None:
+    cluster.apply(pod_yaml("victim", "exec sleep 424242", restart="Always"))
+    cluster.wait_running_ready("victim")
+    pids = subprocess.run(["pgrep", "-f", "sleep 424242"], capture_output=True, text=True).stdout.split()
+    assert len(pids) == 1
+    os.kill(int(pids[0]), 9)
+
+    def restarted() -> object:
+        cs = status_of(cluster, "victim")["containerStatuses"][0]
+        return cs["restartCount"] == 1 and "running" in cs["state"] and cs
+    cs = cluster.wait_for("the restart", restarted)
+    assert cs["lastState"]["terminated"]["exitCode"] == 137
+    cluster.ok("delete", "pod", "victim")
