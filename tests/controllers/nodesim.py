@@ -6,7 +6,7 @@ gracefully (it stays, Terminating, until its kubelet confirms), and rollouts wai
 for pods to be Ready. :class:`NodeSim` does their part through the real API, as
 they would: it binds each unbound pod through ``pods/binding`` to the node its
 required ``metadata.name`` affinity names (a DaemonSet pod) or to the first node
-(any other pod), marks bound pods Running and Ready through ``pods/status``, and
+(any other pod) unless a real scheduler runs (``bind=False``), marks bound pods Running and Ready through ``pods/status``, and
 finishes a pod's graceful deletion with a grace-0 delete. ``hold(pod)`` keeps chosen
 pods not Ready, ``hold_deletes`` keeps terminating pods around until released.
 """
@@ -29,6 +29,9 @@ Obj = dict[str, Any]
 log = logging.getLogger(__name__)
 
 
+_CAPACITY = {"cpu": "4", "memory": "8Gi", "pods": "110"}
+
+
 def node_object(name: str, labels: dict[str, str] | None = None, taints: list[Obj] | None = None,
                 unschedulable: bool = False) -> Obj:
     spec: Obj = {"taints": taints} if taints else {}
@@ -36,12 +39,13 @@ def node_object(name: str, labels: dict[str, str] | None = None, taints: list[Ob
         spec["unschedulable"] = True
     return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": {
         "kubernetes.io/hostname": name, **(labels or {})}}, "spec": spec,
-        "status": {"conditions": [{"type": "Ready", "status": "True"}]}}
+        "status": {"conditions": [{"type": "Ready", "status": "True"}], "capacity": _CAPACITY,
+                   "allocatable": _CAPACITY}}
 
 
 class NodeSim:
-    def __init__(self, h: ControllerHarness, namespace: str, nodes: list[str]) -> None:
-        self.h, self.namespace, self.nodes = h, namespace, nodes
+    def __init__(self, h: ControllerHarness, namespace: str, nodes: list[str], bind: bool = True) -> None:
+        self.h, self.namespace, self.nodes, self.bind = h, namespace, nodes, bind
         self.hold: Callable[[Obj], bool] = lambda pod: False  # pods kept not Ready
         self.hold_deletes = False
         self._informer = Informer(h.client, resource_path("v1", "pods", namespace), name="nodesim")
@@ -63,6 +67,8 @@ class NodeSim:
                 await self.h.client.delete(path, {"gracePeriodSeconds": 0})
             return
         if not spec.get("nodeName"):
+            if not self.bind:
+                return  # a real scheduler binds
             node = target_node(pod) or (self.nodes[0] if self.nodes else None)
             if node is not None:
                 await self.h.client.create(path + "/binding", {
@@ -103,8 +109,8 @@ class NodeSim:
 
 
 @contextlib.contextmanager
-def simulate(h: ControllerHarness, namespace: str, nodes: list[str]) -> Iterator[NodeSim]:
-    sim = NodeSim(h, namespace, nodes)
+def simulate(h: ControllerHarness, namespace: str, nodes: list[str], bind: bool = True) -> Iterator[NodeSim]:
+    sim = NodeSim(h, namespace, nodes, bind)
     h.run(sim._start())
     try:
         yield sim

@@ -220,3 +220,22 @@ def test_drain_evicts_all_but_daemon_pods(controllers: ControllerHarness, ns: st
         assert not h.json("get", "node", a)["spec"].get("unschedulable")
         h.ok("-n", ns, "delete", "ds", "agent")
 
+
+def test_the_scheduler_binds_daemon_pods(controllers: ControllerHarness, ns: str, names: list[str]) -> None:
+    """With kubelite's real scheduler: it binds each pod to the node its affinity names, cordoned or not."""
+    from kubelite.scheduler.scheduler import start_scheduler
+
+    h = controllers
+    stop = h.run(start_scheduler(h.client))
+    try:
+        with fake_nodes(h, *(node_object(n, {"pool": ns}, unschedulable=(n == names[2])) for n in names)), \
+                simulate(h, ns, names, bind=False):
+            h.ok("-n", ns, "apply", "-f", "-", input=ds_yaml("sched", node_selector={"pool": ns}))
+            h.ok("-n", ns, "rollout", "status", "ds/sched", "--timeout=60s")
+            pods = h.pods(ns, "app=sched")
+            assert sorted(p["spec"]["nodeName"] for p in pods) == sorted(names)
+            assert all(p["spec"]["nodeName"] == target_node(p) for p in pods)
+            h.ok("-n", ns, "delete", "ds", "sched")
+    finally:
+        h.run(stop())
+
