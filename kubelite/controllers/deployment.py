@@ -1,8 +1,8 @@
 """The Deployment controller: rollouts of a pod template through ReplicaSets (kube's ``deployment_controller.go``).
 
 This module is the wiring: which changes wake which Deployment, and the order
-of one sync; the rollout arithmetic is in :mod:`deployment_sync` and
-:mod:`deployutil`.
+of one sync; one sync's steps are in :mod:`deployment_sync` and
+:mod:`deployment_rollout`, the arithmetic in :mod:`deployutil`.
 
 - A Deployment is woken by its own changes, by changes of the ReplicaSets it
   controls (or orphans its selector matches, which it may adopt), and, for the
@@ -24,6 +24,7 @@ from typing import Any
 
 from kubelite.controllers.base import Controller, ControllerContext
 from kubelite.controllers.claims import RefManager, selector_matches
+from kubelite.controllers.deployment_rollout import rollout_recreate, rollout_rolling
 from kubelite.controllers.deployment_sync import DeploymentSync
 from kubelite.controllers.informers import NAMESPACE_INDEX
 from kubelite.controllers.podcontrol import controller_of
@@ -106,7 +107,7 @@ class DeploymentController(Controller):
             await s.sync()
             return
         if ((s.d.get("spec") or {}).get("strategy") or {}).get("type") == "Recreate":
-            await s.rollout_recreate()
+            await rollout_recreate(s)
         else:
-            await s.rollout_rolling()
+            await rollout_rolling(s)
 

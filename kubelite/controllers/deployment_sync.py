@@ -15,6 +15,7 @@ new ReplicaSet within ``maxSurge``, shrink the old ones within ``maxUnavailable`
 (Recreate: old ones to zero, wait for their pods to go, then the new one up);
 delete ReplicaSets beyond ``revisionHistoryLimit``; and write status with the
 Available and Progressing conditions, rescheduling itself for the progress deadline.
+The two strategies' step order is in :mod:`deployment_rollout`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 from kubelite.api.client import resource_path
 from kubelite.controllers import deployutil as du
 from kubelite.controllers.events import NORMAL, WARNING
-from kubelite.controllers.informers import NAMESPACE_INDEX
 from kubelite.controllers.podcontrol import controller_of, controller_ref
 from kubelite.errors import AlreadyExists, Conflict, KubeliteError, NotFound
 
@@ -212,9 +212,9 @@ class DeploymentSync:
         await self.scale(new, old)
         if self.spec.get("paused"):
             await self.cleanup([r for r in (self.fresh(o) for o in old) if r is not None])
-        await self.sync_status(*self._current(new, old))
+        await self.sync_status(*self.current(new, old))
 
-    def _current(self, new: Obj | None, old: list[Obj]) -> tuple[list[Obj | None], Obj | None]:
+    def current(self, new: Obj | None, old: list[Obj]) -> tuple[list[Obj | None], Obj | None]:
         new = self.fresh(new)
         return [*(self.fresh(o) for o in old), new], new
 
@@ -335,102 +335,3 @@ class DeploymentSync:
             return
         key = f"{self.d['metadata']['namespace']}/{self.d['metadata']['name']}"
         self.ctl.enqueue_after(key, max(left, 0.0) + 0.5)
-
-    # --- rolling update --------------------------------------------------------------------------------
-
-    async def rollout_rolling(self) -> None:
-        new, old = await self.get_all_rss(True)
-        assert new is not None
-        if await self.reconcile_new([*old, new], new):
-            await self.sync_rollout_status(*self._current(new, old))
-            return
-        if await self.reconcile_old([*old, new], du.active(list(old)), new):
-            await self.sync_rollout_status(*self._current(new, old))
-            return
-        if du.deployment_complete(self.d, self.status):
-            await self.cleanup([r for r in (self.fresh(o) for o in old) if r is not None])
-        await self.sync_rollout_status(*self._current(new, old))
-
-    async def reconcile_new(self, all_rss: list[Obj | None], new: Obj) -> bool:
-        want = du.spec_replicas(self.d)
-        if du.spec_replicas(new) == want:
-            return False
-        if du.spec_replicas(new) > want:
-            return (await self.scale_and_record(new, want))[0]
-        return (await self.scale_and_record(new, du.new_rs_new_replicas(self.d, all_rss, new)))[0]
-
-    async def reconcile_old(self, all_rss: list[Obj | None], old: list[Obj], new: Obj) -> bool:
-        old_count = du.total_replicas(list(old))
-        if old_count == 0:
-            return False
-        min_available = du.spec_replicas(self.d) - du.max_unavailable(self.d)
-        new_unavailable = du.spec_replicas(new) - du.st(new, "availableReplicas")
-        max_scaled_down = du.total_replicas(all_rss) - min_available - new_unavailable
-        if max_scaled_down <= 0:
-            return False
-        old, cleaned = await self.cleanup_unhealthy(old, max_scaled_down)
-        scaled = await self.scale_down_old([*old, new], old)
-        return cleaned + scaled > 0
-
-    async def cleanup_unhealthy(self, old: list[Obj], max_cleanup: int) -> tuple[list[Obj], int]:
-        """Shrink old ReplicaSets by their unavailable pods first: removing those costs no availability."""
-        out, total = [], 0
-        for rs in sorted(old, key=du.created_key):
-            unhealthy = du.spec_replicas(rs) - du.st(rs, "availableReplicas")
-            if total >= max_cleanup or du.spec_replicas(rs) == 0 or unhealthy <= 0:
-                out.append(rs)
-                continue
-            n = min(max_cleanup - total, unhealthy)
-            _, rs = await self.scale_and_record(rs, du.spec_replicas(rs) - n)
-            total += n
-            out.append(rs)
-        return out, total
-
-    async def scale_down_old(self, all_rss: list[Obj | None], old: list[Obj]) -> int:
-        min_available = du.spec_replicas(self.d) - du.max_unavailable(self.d)
-        available = du.total_status(all_rss, "availableReplicas")
-        if available <= min_available:
-            return 0
-        goal, total = available - min_available, 0
-        for rs in sorted(old, key=du.created_key):
-            if total >= goal:
-                break
-            if du.spec_replicas(rs) == 0:
-                continue
-            n = min(du.spec_replicas(rs), goal - total)
-            await self.scale_and_record(rs, du.spec_replicas(rs) - n)
-            total += n
-        return total
-
-    # --- recreate --------------------------------------------------------------------------------------
-
-    async def rollout_recreate(self) -> None:
-        new, old = await self.get_all_rss(False)
-        scaled = False
-        for rs in du.active(list(old)):
-            scaled = (await self.scale_and_record(rs, 0))[0] or scaled
-        if scaled:
-            await self.sync_rollout_status(*self._current(new, old))
-            return
-        if self.old_pods_running(new, old):
-            await self.sync_rollout_status(*self._current(new, old))
-            return
-        if new is None:
-            new, old = await self.get_all_rss(True)
-            assert new is not None
-        await self.scale_and_record(new, du.spec_replicas(self.d))
-        if du.deployment_complete(self.d, self.status):
-            await self.cleanup([r for r in (self.fresh(o) for o in old) if r is not None])
-        await self.sync_rollout_status(*self._current(new, old))
-
-    def old_pods_running(self, new: Obj | None, old: list[Obj]) -> bool:
-        if du.total_status(list(old), "replicas") > 0:
-            return True
-        old_uids = {rs["metadata"]["uid"] for rs in old}
-        for pod in self.ctl.pod_informer.by_index(NAMESPACE_INDEX, self.d["metadata"]["namespace"]):
-            ref = controller_of(pod)
-            if ref is None or ref.get("uid") not in old_uids:
-                continue
-            if (pod.get("status") or {}).get("phase") not in ("Failed", "Succeeded"):
-                return True
-        return False

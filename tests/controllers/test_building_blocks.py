@@ -114,3 +114,19 @@ def test_event_repeats_are_counted_on_one_event(controllers: ControllerHarness, 
     assert trouble["involvedObject"]["kind"] == "ConfigMap" and trouble["involvedObject"]["name"] == "cm"
     assert trouble["firstTimestamp"] <= trouble["lastTimestamp"]
     assert "it broke" in h.ok("-n", ns, "describe", "configmap", "cm")
+
+
+def test_replicaset_status_reports_and_clears_a_replica_failure() -> None:
+    from kubelite.controllers.replicaset import ReplicaSetController
+    rs = {"metadata": {"name": "r", "generation": 4},
+          "spec": {"replicas": 2, "template": {"metadata": {"labels": {"app": "r", "v": "1"}}}}}
+    pods = [{"metadata": {"labels": {"app": "r", "v": "1"}},
+             "status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+            {"metadata": {"labels": {"app": "r"}}, "status": {}}]
+    failed = ReplicaSetController.calculate_status(rs, pods, Invalid("pods is forbidden"), -1)
+    assert (failed["replicas"], failed["fullyLabeledReplicas"], failed["readyReplicas"],
+            failed["availableReplicas"], failed["observedGeneration"]) == (2, 1, 1, 1, 4)
+    (cond,) = failed["conditions"]
+    assert (cond["type"], cond["reason"], cond["message"]) == ("ReplicaFailure", "FailedCreate", "pods is forbidden")
+    cleared = ReplicaSetController.calculate_status({**rs, "status": failed}, pods, None, 0)
+    assert "conditions" not in cleared
