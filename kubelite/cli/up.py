@@ -82,7 +82,8 @@ def banner(server: APIServer) -> str:
             f"    export KUBECONFIG={kubeconfig}\n"
             f"    kubectl get namespaces\n"
             f"    kubectl apply -f app.yaml\n\n"
-            f"Ctrl-C or SIGTERM stops the cluster (its state stays in the data dir).\n")
+            f"Ctrl-C or SIGTERM stops the cluster; its state stays in the data dir and running pods keep\n"
+            f"running, to be adopted again by the next `kubelite up`.\n")
 
 
 async def run(data_dir: Path, port: int, ready: Callable[[APIServer], None] | None = None,
