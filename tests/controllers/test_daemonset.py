@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from kubelite.controllers.daemonset_nodes import target_node
+from kubelite.controllers.daemonset_nodes import add_daemon_tolerations, pin_to_node, should_run, target_node
+from kubelite.controllers.history import TemplateHistory, template_hash
 from tests.controllers.conftest import ControllerHarness
 from tests.controllers.nodesim import fake_nodes, node_object, simulate
 
@@ -239,3 +240,62 @@ def test_the_scheduler_binds_daemon_pods(controllers: ControllerHarness, ns: str
     finally:
         h.run(stop())
 
+
+
+# --- placement predicates and revision hashes, without a server --------------------------------------------
+
+def _node(labels: dict[str, str] | None = None, taints: list[Obj] | None = None) -> Obj:
+    return node_object("n1", labels, taints)
+
+
+@pytest.mark.parametrize(("spec", "node", "verdict"), [
+    ({}, _node(), (True, True)),
+    ({"nodeSelector": {"disk": "ssd"}}, _node({"disk": "hdd"}), (False, False)),
+    ({"nodeName": "other"}, _node(), (False, False)),
+    ({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]},
+        {"matchExpressions": [{"key": "cores", "operator": "Gt", "values": ["8"]}]}]}}}},
+     _node({"cores": "16"}), (True, True)),
+    ({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+        {"matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": ["n1"]}]}]}}}},
+     _node(), (False, False)),
+    ({}, _node(taints=[{"key": "gpu", "effect": "NoSchedule"}]), (False, True)),
+    ({}, _node(taints=[{"key": "gpu", "effect": "NoExecute"}]), (False, False)),
+    ({}, _node(taints=[{"key": "gpu", "effect": "PreferNoSchedule"}]), (True, True)),
+    ({"tolerations": [{"key": "gpu", "operator": "Exists"}]}, _node(taints=[{"key": "gpu", "effect": "NoExecute"}]),
+     (True, True)),
+    ({"tolerations": [{"key": "gpu", "value": "a100", "effect": "NoSchedule"}]},
+     _node(taints=[{"key": "gpu", "value": "h100", "effect": "NoSchedule"}]), (False, True)),
+    ({}, _node(taints=[{"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"},
+                       {"key": "node.kubernetes.io/not-ready", "effect": "NoExecute"}]), (True, True)),
+])
+def test_should_run(spec: Obj, node: Obj, verdict: tuple[bool, bool]) -> None:
+    assert should_run(spec, node) == verdict
+
+
+def test_daemon_pod_spec_helpers() -> None:
+    spec: Obj = {"hostNetwork": True, "tolerations": [
+        {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}],
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "zone", "operator": "Exists"}]}]}}}}
+    add_daemon_tolerations(spec)
+    pin_to_node(spec, "n7")
+    not_ready = [t for t in spec["tolerations"] if t["key"] == "node.kubernetes.io/not-ready"]
+    assert not_ready == [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"}]
+    assert any(t["key"] == "node.kubernetes.io/network-unavailable" for t in spec["tolerations"])
+    assert target_node({"spec": spec}) == "n7"
+    assert target_node({"spec": {"nodeName": "n2", **spec}}) == "n2"
+    assert target_node({"spec": {}}) is None
+
+
+def test_template_hash_is_stable_and_sensitive() -> None:
+    a = {"metadata": {"labels": {"app": "x", "tier": "web"}}, "spec": {"containers": [{"name": "c", "image": "i:1"}]}}
+    b = {"spec": {"containers": [{"image": "i:1", "name": "c"}]}, "metadata": {"labels": {"tier": "web", "app": "x"}}}
+    assert template_hash(a) == template_hash(b)
+    assert set(template_hash(a)) <= set("bcdfghjklmnpqrstvwxz2456789")
+    assert template_hash(a) != template_hash({**a, "spec": {"containers": [{"name": "c", "image": "i:2"}]}})
+    assert template_hash(a) != template_hash(a, collision_count=1)
+    history = TemplateHistory(limit=1)
+    for i in range(3):
+        history.remember("uid", f"r{i}", {"i": i})
+    assert history.template("uid", "r0") is None and history.template("uid", "r2") == {"i": 2}
