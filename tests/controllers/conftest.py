@@ -17,6 +17,8 @@ garbage collector, Jobs, DaemonSets...):
   kubelet by writing pods' status (Running, Ready) through the real
   ``pods/status`` subresource, and :meth:`ControllerHarness.kubelet` keeps doing
   so for every new pod until its block ends (for ``kubectl rollout status``).
+- :meth:`ControllerHarness.restart` replaces the running controllers with fresh
+  ones, to check that a controller picks up where a crashed one left off.
 - :meth:`ControllerHarness.wait_for` polls until a condition holds; its deadline
   only turns a hang into a failure with a message, it asserts nothing about speed.
 """
@@ -76,6 +78,23 @@ class ControllerHarness:
         self.loop = loop
         self.client = client
         self.ok, self.kubectl, self.fail, self.json = cluster.ok, cluster.kubectl, cluster.fail, cluster.json
+        self._stop: Callable[[], Awaitable[None]] | None = None
+        self._started_with: tuple[set[str] | None, ControllerOptions | None] = (None, None)
+
+    def start(self, only: set[str] | None = None, options: ControllerOptions | None = None) -> None:
+        """Start the controllers (``only`` those, with ``options``) on the harness's loop."""
+        self._started_with = (only, options)
+        self._stop = self.run(start_controllers(self.client, options, only))
+
+    def stop(self) -> None:
+        if self._stop is not None:
+            self.run(self._stop())
+            self._stop = None
+
+    def restart(self) -> None:
+        """Stop the controllers and start fresh ones (empty caches, no memory), as after a crash."""
+        self.stop()
+        self.start(*self._started_with)
 
     def run(self, aw: Awaitable[T], timeout: float = 60) -> T:
         """Run ``aw`` on the controllers' loop and return its result."""
@@ -164,11 +183,11 @@ def controllers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     client = APIClient.from_kubeconfig(cluster.kubeconfig, user_agent="kube-controller-manager")
     h = ControllerHarness(cluster, loop, client)
     try:
-        stop = h.run(start_controllers(client, options, only))
+        h.start(only, options)
         try:
             yield h
         finally:
-            h.run(stop())
+            h.stop()
     finally:
         with contextlib.suppress(Exception):
             h.run(client.close())

@@ -261,3 +261,22 @@ def test_scaling_mid_rollout_is_proportional(controllers: ControllerHarness, ns:
         h.ok("-n", ns, "rollout", "resume", "deployment/pr")
         h.ok("-n", ns, "rollout", "status", "deployment/pr", "--timeout=60s")
     assert images(h, ns, "app=pr") == ["busybox:2"] * 8
+
+
+def test_controllers_restarted_mid_rollout_finish_it_without_duplicates(controllers: ControllerHarness,
+                                                                        ns: str) -> None:
+    h = controllers
+    h.ok("-n", ns, "create", "deployment", "c", "--image", "busybox:1", "--replicas", "6")
+    h.restart()
+    h.wait_for(lambda: len(live_pods(h, ns, "app=c")) >= 1, "pods being made")
+    h.restart()
+    h.wait_for(lambda: len(live_pods(h, ns, "app=c")) == 6, "6 pods")
+    with h.kubelet(ns):
+        h.ok("-n", ns, "rollout", "status", "deployment/c", "--timeout=60s")
+        h.ok("-n", ns, "set", "image", "deployment/c", "busybox=busybox:2")
+        h.restart()
+        h.ok("-n", ns, "rollout", "status", "deployment/c", "--timeout=60s")
+    assert images(h, ns, "app=c") == ["busybox:2"] * 6
+    assert sorted(rs["spec"]["replicas"] for rs in replicasets(h, ns)) == [0, 6]
+    revisions = {rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] for rs in replicasets(h, ns)}
+    assert revisions == {"1", "2"}
