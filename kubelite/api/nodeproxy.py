@@ -106,10 +106,28 @@ async def _proxy_plain(req: web.Request, host: str, port: int, path_qs: str, ctx
             resp = web.StreamResponse(status=upstream.status, headers={
                 "Content-Type": upstream.headers.get("Content-Type", "text/plain")})
             await resp.prepare(req)
-            with contextlib.suppress(ConnectionError, aiohttp.ClientError):
-                async for chunk in upstream.content.iter_any():
-                    await resp.write(chunk)
+            gone = asyncio.create_task(_client_gone(req))
+            try:
+                with contextlib.suppress(ConnectionError, aiohttp.ClientError):
+                    while True:
+                        chunk = asyncio.ensure_future(upstream.content.readany())
+                        await asyncio.wait([chunk, gone], return_when=asyncio.FIRST_COMPLETED)
+                        if not chunk.done():  # `logs -f` of a quiet container: do not wait for its next line
+                            chunk.cancel()
+                            break
+                        data = chunk.result()
+                        if not data:
+                            break
+                        await resp.write(data)
+            finally:
+                gone.cancel()
             return resp
+
+
+async def _client_gone(req: web.Request, every: float = 1.0) -> None:
+    """Returns once the client's connection is closed (aiohttp does not cancel handlers when it is)."""
+    while req.transport is not None and not req.transport.is_closing():
+        await asyncio.sleep(every)
 
 
 async def _proxy_upgrade(req: web.Request, host: str, port: int, path_qs: str, ctx: ssl.SSLContext

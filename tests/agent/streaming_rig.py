@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +145,17 @@ def _register(rig: Rig) -> None:
                                                       "metadata": {"name": pod_name, "namespace": "default"}}))
 
 
+def wait_idle(rig: Rig, kind: str | None = None, timeout: float = 30) -> None:
+    """Wait until the agent has no ``kind`` (or no) request in progress; fail with what is still open."""
+    deadline = time.monotonic() + timeout
+    while True:
+        open_ = {k: n for k, n in rig.server.active.items() if n and (kind is None or k == kind)}
+        if not open_:
+            return
+        assert time.monotonic() < deadline, f"sessions still open on the agent: {open_}"
+        time.sleep(0.05)
+
+
 def _remove(engine: Engine, names: list[str]) -> None:
     for n in names:
         try:
@@ -180,6 +192,7 @@ def running(base: Path) -> Iterator[Rig]:
     r = start(base)
     try:
         yield r
+        wait_idle(r)  # every session the tests opened has ended on the agent too
     finally:
         stop(r)
         for k, v in saved.items():

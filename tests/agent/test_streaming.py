@@ -94,6 +94,20 @@ def test_logs_follow_ends_when_the_container_has_exited(rig: Rig) -> None:
     assert rig.ok("logs", "-f", "app", "-c", "short", timeout=30) == "line1\nline2\nline3\n"
 
 
+def test_logs_follow_ends_when_the_client_leaves(rig: Rig) -> None:
+    """``logs -f`` of a container that logs nothing more: a client that leaves ends the agent's session too."""
+    proc = subprocess.Popen([*rig.cluster.argv, "logs", "-f", "app", "-c", "main"], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "hello-out\n"
+        assert rig.server.active["logs"] == 1
+    finally:
+        proc.kill()
+        proc.wait(10)
+    streaming_rig.wait_idle(rig, "logs")
+
+
 def test_logs_all_containers_and_previous(rig: Rig) -> None:
     out = rig.ok("logs", "app", "--all-containers")
     assert "hello-out" in out and "line3" in out

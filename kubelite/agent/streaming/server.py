@@ -138,17 +138,29 @@ class StreamingServer:
         self.runner: web.AppRunner | None = None
         # sessions served, by "verb/transport:subprotocol": what clients really negotiated, for operators and tests
         self.served: Counter[str] = Counter()
+        self.active: Counter[str] = Counter()  # requests in progress, by kind: a session that never ends shows here
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[_errors, _authenticate(self.allowed_cn)])
-        app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self.logs)
+        app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self._counted("logs", self.logs))
         for verb in ("exec", "attach"):
-            app.router.add_route("GET", f"/{verb}/{{ns}}/{{pod}}/{{container}}", self.remote_command)
-            app.router.add_route("POST", f"/{verb}/{{ns}}/{{pod}}/{{container}}", self.remote_command)
-        app.router.add_route("GET", "/portForward/{ns}/{pod}", self.port_forward)
-        app.router.add_route("POST", "/portForward/{ns}/{pod}", self.port_forward)
+            handler = self._counted(verb, self.remote_command)
+            app.router.add_route("GET", f"/{verb}/{{ns}}/{{pod}}/{{container}}", handler)
+            app.router.add_route("POST", f"/{verb}/{{ns}}/{{pod}}/{{container}}", handler)
+        forward = self._counted("portforward", self.port_forward)
+        app.router.add_route("GET", "/portForward/{ns}/{pod}", forward)
+        app.router.add_route("POST", "/portForward/{ns}/{pod}", forward)
         app.router.add_get("/healthz", self.healthz)
         return app
+
+    def _counted(self, kind: str, handler: Handler) -> Handler:
+        async def counted(req: web.Request) -> web.StreamResponse:
+            self.active[kind] += 1
+            try:
+                return await handler(req)
+            finally:
+                self.active[kind] -= 1
+        return counted
 
     async def start(self) -> None:
         if not self.ca_pem:
@@ -192,6 +204,9 @@ class StreamingServer:
             opts.follow = False
 
         def running() -> bool:
+            # A client that has gone away ends a follow too, even if the container logs nothing more.
+            if req.transport is None or req.transport.is_closing():
+                return False
             return ref.engine.view(ref.record).status == "running"
 
         resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
