@@ -149,27 +149,27 @@ class DaemonSetController(Controller):
             node = target_node(p)
             if node is not None:
                 by_node.setdefault(node, []).append(p)
+        tmpl_spec = (spec.get("template") or {}).get("spec") or {}
+        # (shouldRun, shouldContinueRunning) per existing node, decided once per sync
+        verdicts = {n["metadata"]["name"]: should_run(tmpl_spec, n) for n in self.nodes.list()}
         if self.expectations.satisfied(key):
             live = {n: [p for p in ps if not (p["metadata"].get("deletionTimestamp") and _terminal(p))]
                     for n, ps in by_node.items()}
             live = {n: ps for n, ps in live.items() if ps}
-            deletes, creates = self._manage(ds, live, rev)
+            deletes, creates = self._manage(ds, live, rev, verdicts)
             strategy = spec.get("updateStrategy") or {}
             if strategy.get("type", "RollingUpdate") == "RollingUpdate" and not deletes and not creates:
-                deletes, creates = self._rolling_update(ds, live, rev)
+                deletes, creates = self._rolling_update(ds, live, rev, verdicts)
             await self._act(key, ds, rev, deletes, creates)
-        await self._update_status(ds, by_node, rev)
+        await self._update_status(ds, by_node, rev, verdicts)
 
-    def _manage(self, ds: Obj, by_node: dict[str, list[Obj]], rev: str) -> tuple[list[Obj], list[str]]:
+    def _manage(self, ds: Obj, by_node: dict[str, list[Obj]], rev: str,
+                verdicts: dict[str, tuple[bool, bool]]) -> tuple[list[Obj], list[str]]:
         """``(pods to delete, nodes needing a pod)``: kube's ``podsShouldBeOnNode`` over every node."""
-        spec = ds.get("spec") or {}
-        tmpl_spec = (spec.get("template") or {}).get("spec") or {}
-        surge = self._max_surge(ds) > 0
+        surge = self._limits(ds, verdicts)[0] > 0
         deletes: list[Obj] = []
         creates: list[str] = []
-        nodes = {n["metadata"]["name"]: n for n in self.nodes.list()}
-        for name, node in nodes.items():
-            run, keep = should_run(tmpl_spec, node)
+        for name, (run, keep) in verdicts.items():
             pods = by_node.get(name, [])
             if run and not pods:
                 creates.append(name)
@@ -193,7 +193,7 @@ class DaemonSetController(Controller):
             elif pods:
                 deletes += [p for p in pods if not p["metadata"].get("deletionTimestamp")]
         for name, pods in by_node.items():  # pods pinned to nodes that do not exist
-            if name not in nodes:
+            if name not in verdicts:
                 deletes += [p for p in pods if not p["metadata"].get("deletionTimestamp")]
         return deletes, creates
 
@@ -213,27 +213,23 @@ class DaemonSetController(Controller):
                             f"on node {node}, will try to kill it")
         return True
 
-    def _desired(self, ds: Obj) -> int:
-        tmpl_spec = ((ds.get("spec") or {}).get("template") or {}).get("spec") or {}
-        return sum(1 for n in self.nodes.list() if should_run(tmpl_spec, n)[0])
-
-    def _max_surge(self, ds: Obj) -> int:
-        strategy = (ds.get("spec") or {}).get("updateStrategy") or {}
-        ru = strategy.get("rollingUpdate") or {}
-        return scaled_value(ru.get("maxSurge") or 0, self._desired(ds), True)
-
-    def _rolling_update(self, ds: Obj, by_node: dict[str, list[Obj]], rev: str) -> tuple[list[Obj], list[str]]:
-        """Kube's ``rollingUpdate``: replace old pods within maxUnavailable, or surge within maxSurge."""
-        spec = ds.get("spec") or {}
-        ru = (spec.get("updateStrategy") or {}).get("rollingUpdate") or {}
-        desired = self._desired(ds)
+    @staticmethod
+    def _limits(ds: Obj, verdicts: dict[str, tuple[bool, bool]]) -> tuple[int, int]:
+        """``(maxSurge, maxUnavailable)`` as pod counts: percentages of the desired number, rounded up."""
+        ru = ((ds.get("spec") or {}).get("updateStrategy") or {}).get("rollingUpdate") or {}
+        desired = sum(1 for run, _ in verdicts.values() if run)
         max_surge = scaled_value(ru.get("maxSurge") or 0, desired, True)
         max_unavail = scaled_value(ru.get("maxUnavailable", 1), desired, True)
         if max_surge == 0 and max_unavail == 0:
-            max_unavail = 1
+            max_unavail = 1  # kube's fallback, so an update can always progress
+        return max_surge, max_unavail
+
+    def _rolling_update(self, ds: Obj, by_node: dict[str, list[Obj]], rev: str,
+                        verdicts: dict[str, tuple[bool, bool]]) -> tuple[list[Obj], list[str]]:
+        """Kube's ``rollingUpdate``: replace old pods within maxUnavailable, or surge within maxSurge."""
+        spec = ds.get("spec") or {}
+        max_surge, max_unavail = self._limits(ds, verdicts)
         min_ready, now = int(spec.get("minReadySeconds") or 0), time.time()
-        tmpl_spec = (spec.get("template") or {}).get("spec") or {}
-        nodes = {n["metadata"]["name"]: n for n in self.nodes.list()}
 
         def split(pods: list[Obj]) -> tuple[Obj | None, Obj | None, bool]:
             new = [p for p in pods if not p["metadata"].get("deletionTimestamp") and revision_of(p) == rev]
@@ -265,7 +261,7 @@ class DaemonSetController(Controller):
             if not ok:
                 surged += 1
                 continue
-            if name not in nodes or not should_run(tmpl_spec, nodes[name])[0]:
+            if not verdicts.get(name, (False, False))[0]:
                 if old is not None:
                     old_deletes.append(old)
                 continue
@@ -327,14 +323,13 @@ class DaemonSetController(Controller):
                 raise
             self.recorder.event(ds, NORMAL, "SuccessfulDelete", f"Deleted pod: {name}")
 
-    async def _update_status(self, ds: Obj, by_node: dict[str, list[Obj]], rev: str) -> None:
+    async def _update_status(self, ds: Obj, by_node: dict[str, list[Obj]], rev: str,
+                             verdicts: dict[str, tuple[bool, bool]]) -> None:
         spec = ds.get("spec") or {}
-        tmpl_spec = (spec.get("template") or {}).get("spec") or {}
         min_ready, now = int(spec.get("minReadySeconds") or 0), time.time()
         desired = current = ready = available = updated = mis = 0
-        for node in self.nodes.list():
-            run, _ = should_run(tmpl_spec, node)
-            pods = sorted(by_node.get(node["metadata"]["name"], []), key=_created_order)
+        for name, (run, _) in verdicts.items():
+            pods = sorted(by_node.get(name, []), key=_created_order)
             if not run:
                 mis += 1 if pods else 0
                 continue

@@ -15,7 +15,6 @@ affinity that no longer matches, removes it.
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 Obj = dict[str, Any]
@@ -139,7 +138,7 @@ def untolerated(taints: list[Obj], tolerations: list[Obj], effects: tuple[str, .
 
 def should_run(template_spec: Obj, node: Obj) -> tuple[bool, bool]:
     """``(shouldRun, shouldContinueRunning)`` of a daemon pod made from ``template_spec`` on ``node``."""
-    spec = copy.deepcopy(template_spec)
+    spec = dict(template_spec)  # shallow: only the tolerations list is replaced, nothing nested is changed
     add_daemon_tolerations(spec)
     name = (node.get("metadata") or {}).get("name")
     if spec.get("nodeName") and spec["nodeName"] != name:
