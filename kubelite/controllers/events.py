@@ -5,8 +5,11 @@ puts the event on a queue and one background task writes it. Repeats of the same
 event (same object, type, reason, message and source) are aggregated as client-go's
 EventCorrelator does: the first is created with ``count: 1``, later ones patch the
 same Event's ``count`` and ``lastTimestamp`` instead of creating new objects, so a
-controller that retries a failing sync does not flood the store. The Event name is
-``<object>.<hex nanoseconds>``, client-go's, which is unique per object and moment.
+controller that retries a failing sync does not flood the store. Past ten different
+messages for the same object, type and reason within ten minutes (a ReplicaSet's
+"Created pod: x" for each pod), further ones go to one Event whose message reads
+"(combined from similar events): <latest>", client-go's EventAggregator. The Event
+name is ``<object>.<hex nanoseconds>``, client-go's, unique per object and moment.
 Write failures are logged and dropped: events are best-effort in Kubernetes too.
 """
 
@@ -26,6 +29,9 @@ log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 NORMAL, WARNING = "Normal", "Warning"
+MAX_SIMILAR = 10  # client-go's maxSimilarEvents
+SIMILAR_WINDOW = 600.0  # seconds; client-go's aggregation interval
+COMBINED = "(combined from similar events): "
 
 
 def now_rfc3339() -> str:
@@ -48,6 +54,8 @@ class EventRecorder:
         self._queue: asyncio.Queue[tuple[Obj, str, str, str]] = asyncio.Queue()
         # aggregation key -> (namespace, event name, count) of the Event already written
         self._seen: dict[tuple[str, ...], tuple[str, str, int]] = {}
+        # aggregation key (no message) -> (distinct messages seen, when the window started)
+        self._similar: dict[tuple[str, ...], tuple[set[str], float]] = {}
         self._task: asyncio.Task[None] | None = None
 
     def event(self, obj: Obj, type_: str, reason: str, message: str) -> None:
@@ -83,14 +91,23 @@ class EventRecorder:
 
     async def _write(self, ref: Obj, type_: str, reason: str, message: str) -> None:
         ns = ref.get("namespace") or "default"
-        key = (ref.get("kind", ""), ns, ref.get("name", ""), ref.get("uid", ""), type_, reason, message)
+        similar = (ref.get("kind", ""), ns, ref.get("name", ""), ref.get("uid", ""), type_, reason)
+        key = (*similar, message)
+        messages, since = self._similar.get(similar, (set(), time.monotonic()))
+        if time.monotonic() - since > SIMILAR_WINDOW:
+            messages, since = set(), time.monotonic()
+        messages.add(message)
+        self._similar[similar] = (messages, since)
+        if len(messages) >= MAX_SIMILAR:
+            messages.pop()  # stays at the limit, as client-go's PopAny
+            key, message = (*similar, COMBINED), COMBINED + message
         stamp = now_rfc3339()
         seen = self._seen.get(key)
         if seen is not None:
             _, name, count = seen
             try:
                 await self.client.patch(resource_path("v1", "events", ns, name),
-                                        {"count": count + 1, "lastTimestamp": stamp})
+                                        {"count": count + 1, "lastTimestamp": stamp, "message": message})
                 self._seen[key] = (ns, name, count + 1)
                 return
             except NotFound:  # expired or deleted: start a new one
@@ -107,4 +124,5 @@ class EventRecorder:
         await self.client.create(resource_path("v1", "events", ns), body)
         if len(self._seen) > 4096:  # client-go's LRU bound; forgetting only costs a fresh Event
             self._seen.pop(next(iter(self._seen)))
+            self._similar.pop(next(iter(self._similar)), None)
         self._seen[key] = (ns, name, 1)

@@ -130,3 +130,24 @@ def test_replicaset_status_reports_and_clears_a_replica_failure() -> None:
     assert (cond["type"], cond["reason"], cond["message"]) == ("ReplicaFailure", "FailedCreate", "pods is forbidden")
     cleared = ReplicaSetController.calculate_status({**rs, "status": failed}, pods, None, 0)
     assert "conditions" not in cleared
+
+
+def test_many_similar_events_are_combined(controllers: ControllerHarness, ns: str) -> None:
+    h = controllers
+    h.ok("-n", ns, "create", "configmap", "many")
+    cm = h.json("-n", ns, "get", "configmap", "many")
+
+    async def record() -> None:
+        rec = EventRecorder(h.client, "test-controller")
+        for i in range(15):
+            rec.event(cm, "Normal", "Made", f"made thing {i}")
+        await rec.stop()
+
+    h.run(record())
+    items = h.json("-n", ns, "get", "events")["items"]
+    assert isinstance(items, list)
+    plain = sorted(e["message"] for e in items if not e["message"].startswith("(combined"))
+    combined = [e for e in items if e["message"].startswith("(combined from similar events): ")]
+    assert plain == sorted(f"made thing {i}" for i in range(9))
+    assert len(combined) == 1
+    assert combined[0]["count"] == 6 and combined[0]["message"].endswith("made thing 14")
