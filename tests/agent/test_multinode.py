@@ -90,7 +90,8 @@ def wait_for(what: str, pred: Any, timeout: float = 60, agent: AgentProc | None 
 @pytest.fixture(scope="module")
 def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nodes]:
     base = tmp_path_factory.mktemp("multinode")
-    c = start_cluster(base / "server", ("--node-monitor-grace-period", "4", "--default-toleration-seconds", "2"))
+    c = start_cluster(base / "server", ("--node-monitor-grace-period", "4", "--default-toleration-seconds", "2"),
+                      control_plane=True)
     env = dict(os.environ, PYTHONPATH=str(REPO), KUBELITE_ROOT=str(base / "root"), KUBELITE_STATE=str(base / "state"))
     n = Nodes(c, env, base, {})
     try:
