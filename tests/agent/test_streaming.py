@@ -27,6 +27,8 @@ from kubelite.api.security.pki import ensure_pki
 from tests.agent import streaming_rig
 from tests.agent.streaming_rig import Rig
 
+pytestmark = pytest.mark.root
+
 WS: dict[str, str] = {}
 SPDY = {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false", "KUBECTL_PORT_FORWARD_WEBSOCKETS": "false"}
 PROTOCOLS = pytest.mark.parametrize("env", [WS, SPDY], ids=["websocket", "spdy"])

@@ -25,6 +25,8 @@ from kubelite.containers.engine import Engine
 from tests.agent import streaming_rig
 from tests.agent.streaming_rig import Rig
 
+pytestmark = pytest.mark.root
+
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
