@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -213,77 +214,98 @@ def names(t: Target, run_id: str, what: str) -> str:
     return f"b{run_id}-{what}/" if isinstance(t, Api) else f"/bench/{run_id}/{what}/"
 
 
-async def bench(t: Target, a: argparse.Namespace, run_id: str, value: bytes) -> dict[str, float]:
-    out: dict[str, list[float]] = {}
+class Run:
+    """One target's measurements; the phases are interleaved across targets by :func:`main_async`."""
 
-    async def prefix(what: str) -> str:
-        p = names(t, run_id, what)
-        if isinstance(t, Api):
-            await t.namespace(p.rstrip("/"))
+    def __init__(self, t: Target, a: argparse.Namespace, run_id: str, value: bytes) -> None:
+        self.t, self.a, self.run_id, self.value = t, a, run_id, value
+        self.out: dict[str, list[float]] = {}
+        self.lp = ""  # where fill() put the pods that lists() reads
+
+    async def prefix(self, what: str) -> str:
+        p = names(self.t, self.run_id, what)
+        if isinstance(self.t, Api):
+            await self.t.namespace(p.rstrip("/"))
         return p
 
-    def add(metric: str, v: float) -> None:
-        out.setdefault(metric, []).append(v)
+    def add(self, metric: str, v: float) -> None:
+        self.out.setdefault(metric, []).append(v)
 
-    def creator(p: str) -> Callable[[int], Awaitable[None]]:
-        return lambda i: t.create(f"{p}p{i}", value)
+    async def rates(self, r: int) -> None:
+        t, a = self.t, self.a
+        c, cc = await self.prefix(f"r{r}c"), await self.prefix(f"r{r}cc")
+        self.add("create/s, 1 client", await rate(a.n, 1, lambda i: t.create(f"{c}p{i}", self.value)))
+        self.add("create/s, 16 clients", await rate(a.n, 16, lambda i: t.create(f"{cc}p{i}", self.value)))
+        self.add("get/s, 1 client", await rate(a.n, 1, lambda i: t.get(f"{c}p{i % a.n}")))
+        self.add("get/s, 16 clients", await rate(a.n, 16, lambda i: t.get(f"{c}p{i % a.n}")))
 
-    def getter(p: str) -> Callable[[int], Awaitable[None]]:
-        return lambda i: t.get(f"{p}p{i % a.n}")
+    async def fill(self) -> None:
+        t, lp = self.t, await self.prefix("list")
+        t0 = time.perf_counter()
+        await rate(self.a.pods, 32, lambda i: t.create(f"{lp}p{i:05}", self.value))
+        print(f"#   {self.a.pods} created in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
+        self.lp = lp
 
-    for r in range(a.rounds):
-        c, cc = await prefix(f"r{r}c"), await prefix(f"r{r}cc")
-        add("create/s, 1 client", await rate(a.n, 1, creator(c)))
-        add("create/s, 16 clients", await rate(a.n, 16, creator(cc)))
-        add("get/s, 1 client", await rate(a.n, 1, getter(c)))
-        add("get/s, 16 clients", await rate(a.n, 16, getter(c)))
-    lp = await prefix("list")
-    t0 = time.perf_counter()
-    await rate(a.pods, 32, lambda i: t.create(f"{lp}p{i:05}", value))
-    print(f"#   {a.pods} created in {time.perf_counter() - t0:.1f} s", file=sys.stderr, flush=True)
-    for _ in range(a.rounds):
+    async def lists(self) -> None:
+        t, pods, lp = self.t, self.a.pods, self.lp
+        self.add(f"list {pods} pods, ms", await timed(lambda: t.list(lp)) * 1000)
         if isinstance(t, Api):
-            add(f"list {a.pods} pods, ms", await timed(lambda: t.list(lp)) * 1000)
-            add(f"list {a.pods} pods as Table, ms", await timed(lambda: t.list(lp, TABLE)) * 1000)
-        else:
-            add(f"list {a.pods} pods, ms", await timed(lambda: t.list(lp)) * 1000)
-    for r in range(a.rounds):
-        d, lag = await fan_out(t, await prefix(f"w{r}"), a.watchers, a.events)  # type: ignore[arg-type]
-        add(f"watch x{a.watchers}: deliveries/s", d)
-        add(f"watch x{a.watchers}: lag ms", lag)
-    return {k: statistics.median(v) for k, v in out.items()}
+            self.add(f"list {pods} pods as Table, ms", await timed(lambda: t.list(lp, TABLE)) * 1000)
+
+    async def watch(self, r: int) -> None:
+        d, lag = await fan_out(self.t, await self.prefix(f"w{r}"), self.a.watchers, self.a.events)  # type: ignore[arg-type]
+        self.add(f"watch x{self.a.watchers}: deliveries/s", d)
+        self.add(f"watch x{self.a.watchers}: lag ms", lag)
+
+    def medians(self) -> dict[str, float]:
+        return {k: statistics.median(v) for k, v in self.out.items()}
 
 
 async def main_async(a: argparse.Namespace) -> None:
-    results: dict[str, dict[str, float]] = {}
+    """Every target is up at once and each phase round runs on one target after the other, so a machine whose
+    load drifts (shared CI, other tenants) skews every column alike rather than the one measured at the time."""
     run_id = str(int(time.time()))
-    value = b""
-    with tempfile.TemporaryDirectory(prefix="kubelite-api-bench-", dir=a.dir) as tmp, EtcdServer() as etcd:
+    with tempfile.TemporaryDirectory(prefix="kubelite-api-bench-", dir=a.dir) as tmp, EtcdServer() as etcd, \
+            contextlib.ExitStack() as stops:
+        targets: dict[str, Target] = {}
         servers = [("API sqlite", "sqlite", REPO), ("API etcd", f"etcd://{etcd.endpoint}", REPO)]
         if a.baseline:  # the same benchmark on another source tree (e.g. `git archive` of an older commit)
             servers.insert(0, ("API sqlite before", "sqlite", Path(a.baseline).resolve()))
-        for name, datastore, tree in servers:
-            driver = name.split()[1]
-            if a.drivers and driver not in a.drivers:
-                continue
-            print(f"# {name} ...", file=sys.stderr, flush=True)
-            server = Server(Path(tmp) / name.replace(" ", "-"), datastore, a.control_plane, tree)
-            try:
-                api = Api(server)
-                try:
-                    results[name] = await bench(api, a, run_id, b"")
-                    value = value or await api.stored_value(f"{names(api, run_id, 'list')}p00000")
-                finally:
-                    await api.close()
-            finally:
-                server.stop()
-        if not a.drivers or "raw" in a.drivers:
-            print(f"# raw etcd ({len(value) or 1024}-byte values) ...", file=sys.stderr, flush=True)
-            raw = Raw(etcd.endpoint)
-            try:
-                results["raw etcd"] = await bench(raw, a, run_id, value or b"x" * 1024)
-            finally:
-                await raw.close()
+        try:
+            for name, datastore, tree in servers:
+                if a.drivers and name.split()[1] not in a.drivers:
+                    continue
+                server = Server(Path(tmp) / name.replace(" ", "-"), datastore, a.control_plane, tree)
+                stops.callback(server.stop)
+                targets[name] = Api(server)
+            value = b"x" * 1024
+            for t in targets.values():  # raw etcd stores values of a stored pod's size
+                if isinstance(t, Api):
+                    ns = f"b{run_id}-size"
+                    await t.namespace(ns)
+                    await t.create(f"{ns}/p")
+                    value = await t.stored_value(f"{ns}/p")
+                    break
+            if not a.drivers or "raw" in a.drivers:
+                targets["raw etcd"] = Raw(etcd.endpoint)
+            runs = {name: Run(t, a, run_id, b"" if isinstance(t, Api) else value) for name, t in targets.items()}
+
+            async def phase(label: str, fn: Callable[[Run], Awaitable[None]]) -> None:
+                for name, run in runs.items():
+                    print(f"# {label}: {name}", file=sys.stderr, flush=True)
+                    await fn(run)
+
+            for r in range(a.rounds):
+                await phase(f"rates, round {r + 1}", lambda run: run.rates(r))  # noqa: B023 - awaited at once
+            await phase("filling", Run.fill)
+            for r in range(a.rounds):
+                await phase(f"lists, round {r + 1}", Run.lists)
+            for r in range(a.rounds):
+                await phase(f"watch fan-out, round {r + 1}", lambda run: run.watch(r))  # noqa: B023
+            results = {name: run.medians() for name, run in runs.items()}
+        finally:
+            for t in targets.values():
+                await t.close()
     report(results, a.rounds)
 
 

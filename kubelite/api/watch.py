@@ -91,13 +91,21 @@ async def watch_events(storage: Storage, s: Strategy, ns: str, sel: Selection, r
     # Shutdown wakes the source instead of every waiter watching the stop event too.
     stopper = asyncio.get_running_loop().create_task(stop.wait())
     stopper.add_done_callback(lambda _t: source.close())
+    loop = asyncio.get_running_loop()
+    end = loop.time() + (deadline - time.monotonic())
+    bookmark_at = loop.time() + BOOKMARK_INTERVAL
     try:
         while True:
-            left = deadline - time.monotonic()
-            if left <= 0 or stop.is_set() or source.ended:
+            now = loop.time()
+            if now >= end or stop.is_set() or source.ended:
                 return
+            if now >= bookmark_at:
+                bookmark_at = now + BOOKMARK_INTERVAL
+                if bookmarks:
+                    yield [WatchEvent("BOOKMARK", {"kind": s.kind, "apiVersion": s.api_version,
+                                                   "metadata": {"resourceVersion": str(last)}})]
             try:
-                entries = await source.next(min(left, BOOKMARK_INTERVAL))
+                entries = await source.next(min(end, bookmark_at))
             except FellBehind:  # the cache moved on: the store has the rest
                 source.close()
                 source = await caches.from_store(prefix, last)
@@ -108,11 +116,6 @@ async def watch_events(storage: Storage, s: Strategy, ns: str, sel: Selection, r
             except Exception as e:  # noqa: BLE001 - the store's failure, reported in the stream
                 yield [WatchEvent("ERROR", to_status(e).body())]
                 return
-            if not entries:
-                if bookmarks and not stop.is_set() and not source.ended and time.monotonic() < deadline:
-                    yield [WatchEvent("BOOKMARK", {"kind": s.kind, "apiVersion": s.api_version,
-                                                   "metadata": {"resourceVersion": str(last)}})]
-                continue
             batch = []
             for entry in entries:
                 last = entry.revision

@@ -90,8 +90,8 @@ class Entry:
 class Source(Protocol):
     """Where one watch request's entries come from: the cache, or the store directly."""
 
-    async def next(self, timeout: float) -> list[Entry]:
-        """The entries after the last ones taken ([] when ``timeout`` passed or the source ended)."""
+    async def next(self, until: float) -> list[Entry]:
+        """The entries after the last ones taken; [] once the loop's clock reaches ``until`` or the source ended."""
         ...
 
     @property
@@ -104,34 +104,45 @@ class FellBehind(Exception):
     """A cache watcher's entries left the ring before it took them: continue from the store."""
 
 
-def _expire(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
-
-
 class _Waiting:
-    """A single waiter woken by new entries, a timeout or close: no task per wait."""
+    """One waiter, woken by new entries, its deadline or close.
+
+    No task and no timer per wait: a watcher waits again after every event,
+    and a hundred watchers of one resource do it a hundred times per write.
+    The timer is kept while it is not later than the deadline asked for; one
+    that fires early is a spurious wake-up, which ``next`` loops over.
+    """
 
     def __init__(self) -> None:
         self._waiter: asyncio.Future[None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self.ended = False
 
     def wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
-    async def wait(self, timeout: float) -> None:
+    def _alarm(self) -> None:
+        self._timer = None
+        self.wake()
+
+    async def wait(self, until: float) -> None:
         loop = asyncio.get_running_loop()
+        if self._timer is None or self._timer.when() > until:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = loop.call_at(until, self._alarm)
         self._waiter = fut = loop.create_future()
-        timer = loop.call_later(timeout, _expire, fut)
         try:
             await fut
         finally:
-            timer.cancel()
             self._waiter = None
 
     def close(self) -> None:
         self.ended = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self.wake()
 
 
@@ -142,10 +153,9 @@ class CacheWatcher(_Waiting):
         super().__init__()
         self.cacher, self.key_prefix, self.last, self.pos = cacher, key_prefix, after, pos
 
-    async def next(self, timeout: float) -> list[Entry]:
+    async def next(self, until: float) -> list[Entry]:
         c = self.cacher
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
         while not self.ended:
             if self.pos < c.base:
                 raise FellBehind()
@@ -160,10 +170,9 @@ class CacheWatcher(_Waiting):
                 continue  # all in other namespaces: keep waiting
             if c.ended:  # the cache's store watch broke: the store takes over from here
                 raise FellBehind()
-            left = deadline - loop.time()
-            if left <= 0:
+            if loop.time() >= until:
                 break
-            await self.wait(left)
+            await self.wait(until)
         return []
 
     def close(self) -> None:
@@ -273,9 +282,10 @@ class StoreSource(_Waiting):
         self.ended = True
         self.wake()
 
-    async def next(self, timeout: float) -> list[Entry]:
-        if not self._pending and not self.ended:
-            await self.wait(timeout)
+    async def next(self, until: float) -> list[Entry]:
+        loop = asyncio.get_running_loop()
+        while not self._pending and not self.ended and loop.time() < until:
+            await self.wait(until)
         if self._pending:
             out = list(self._pending)
             self._pending.clear()
