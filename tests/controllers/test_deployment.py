@@ -280,3 +280,28 @@ def test_controllers_restarted_mid_rollout_finish_it_without_duplicates(controll
     assert sorted(rs["spec"]["replicas"] for rs in replicasets(h, ns)) == [0, 6]
     revisions = {rs["metadata"]["annotations"]["deployment.kubernetes.io/revision"] for rs in replicasets(h, ns)}
     assert revisions == {"1", "2"}
+
+
+def deployment_manifest(image: str, cause: str) -> str:
+    return json.dumps({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "ap", "annotations": {"kubernetes.io/change-cause": cause}},
+        "spec": {"replicas": 2, "minReadySeconds": 1, "selector": {"matchLabels": {"app": "ap"}},
+                 "template": {"metadata": {"labels": {"app": "ap"}},
+                              "spec": {"containers": [{"name": "c", "image": image}]}}}})
+
+
+def test_apply_rolls_out_and_history_shows_the_change_causes(controllers: ControllerHarness, ns: str) -> None:
+    h = controllers
+    with h.kubelet(ns):
+        h.ok("-n", ns, "apply", "-f", "-", input=deployment_manifest("busybox:1", "first"))
+        h.ok("-n", ns, "rollout", "status", "deployment/ap", "--timeout=60s")
+        h.ok("-n", ns, "apply", "-f", "-", input=deployment_manifest("busybox:2", "second"))
+        h.ok("-n", ns, "rollout", "status", "deployment/ap", "--timeout=60s")
+    assert images(h, ns, "app=ap") == ["busybox:2"] * 2
+    for rs in replicasets(h, ns):
+        assert rs["spec"]["minReadySeconds"] == 1
+        assert "kubectl.kubernetes.io/last-applied-configuration" not in rs["metadata"]["annotations"]
+    rows = [line.split(None, 1) for line in h.ok("-n", ns, "rollout", "history", "deployment/ap").splitlines()[2:]
+            if line.strip()]
+    assert rows == [["1", "first"], ["2", "second"]]
