@@ -2,9 +2,10 @@
 
 Nodes are Node objects with Leases in ``kube-node-lease``; a heartbeat task
 plays the agents of the nodes that stay alive by renewing their Leases. The grace
-period is shortened to 1.5 s; pods state their own ``tolerationSeconds`` (the
-user's way; the server defaults 300 s), so eviction order is shown by which pods
-go and which stay, not by timing.
+period is shortened to 3 s (fifteen of the test's 0.2 s heartbeats, so a loaded
+machine does not fail a live node); pods state their own ``tolerationSeconds``
+(the user's way; the server defaults 300 s), so eviction order is shown by which
+pods go and which stay, not by timing.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from kubelite.controllers.options import ControllerOptions
 from kubelite.errors import KubeliteError
 from tests.controllers.conftest import ControllerHarness
 
-CONTROLLERS = {"nodelifecycle"}
-CONTROLLER_OPTIONS = ControllerOptions(node_monitor_grace_period=1.5, node_monitor_period=0.5)
+CONTROLLERS = {"nodelifecycle", "replicaset"}
+CONTROLLER_OPTIONS = ControllerOptions(node_monitor_grace_period=3, node_monitor_period=0.5)
 Obj = dict[str, Any]
 LEASES = ("coordination.k8s.io/v1", "leases", "kube-node-lease")
 
@@ -179,3 +180,76 @@ def test_user_taints_are_kept(controllers: ControllerHarness, ns: str, beats: He
     h.ok("taint", "node", name, "dedicated=gpu:NoSchedule")
     h.wait_for(lambda: ("node.kubernetes.io/unreachable", "NoExecute") in taints(node(h, name)), "unreachable")
     assert ("dedicated", "NoSchedule") in taints(node(h, name))
+
+
+class Binder:
+    """A scheduler stand-in: binds each unbound pod of ``namespace`` to the first of ``nodes`` without a
+    NoSchedule taint, through the real ``pods/binding`` subresource."""
+
+    def __init__(self, h: ControllerHarness, namespace: str, nodes: list[str]) -> None:
+        self.h, self.namespace, self.nodes = h, namespace, nodes
+        self.task: asyncio.Task[None] | None = None
+
+    async def _loop(self) -> None:
+        while True:
+            pods = await self.h.client.list(resource_path("v1", "pods", self.namespace))
+            for pod in pods["items"]:
+                if pod["spec"].get("nodeName") or pod["metadata"].get("deletionTimestamp"):
+                    continue
+                for name in self.nodes:
+                    n = await self.h.client.get(resource_path("v1", "nodes", None, name))
+                    if not any(t.get("effect") == "NoSchedule" for t in n["spec"].get("taints") or []):
+                        with contextlib.suppress(KubeliteError):
+                            await self.h.client.create(
+                                resource_path("v1", "pods", self.namespace, pod["metadata"]["name"], "binding"),
+                                {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod["metadata"]["name"]},
+                                 "target": {"apiVersion": "v1", "kind": "Node", "name": name}})
+                        break
+            await asyncio.sleep(0.2)
+
+    def __enter__(self) -> Binder:
+        async def go() -> asyncio.Task[None]:
+            return asyncio.create_task(self._loop())
+        self.task = self.h.run(go())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        async def halt() -> None:
+            assert self.task is not None
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        self.h.run(halt())
+
+
+def test_evicted_pods_are_replaced_on_a_healthy_node(controllers: ControllerHarness, ns: str,
+                                                    beats: Heartbeats) -> None:
+    """With the ReplicaSet controller: the dead node's pods are evicted and replaced, and the replacements land
+    on the live node because the dead one carries NoSchedule."""
+    h = controllers
+    dead, alive = f"{ns}-b", f"{ns}-a"
+    tols = [unreachable("node.kubernetes.io/unreachable", 1), unreachable("node.kubernetes.io/not-ready", 1)]
+    rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web"},
+          "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+                   "template": {"metadata": {"labels": {"app": "web"}},
+                                "spec": {"tolerations": tols, "containers": [{"name": "c", "image": "busybox"}]}}}}
+
+    def placement() -> dict[str, int]:
+        out: dict[str, int] = {}
+        for p in h.pods(ns, "app=web"):
+            if not p["metadata"].get("deletionTimestamp"):
+                node_name = (p.get("spec") or {}).get("nodeName") or ""
+                out[node_name] = out.get(node_name, 0) + 1
+        return out
+
+    add_node(h, dead)
+    beats.alive.add(dead)
+    with Binder(h, ns, [dead, alive]):
+        h.ok("-n", ns, "create", "-f", "-", input=json.dumps(rs))
+        h.wait_for(lambda: placement() == {dead: 3}, "three pods on the first node")
+        add_node(h, alive)
+        beats.alive.add(alive)
+        beats.alive.discard(dead)  # its agent dies
+        h.wait_for(lambda: placement() == {alive: 3}, "the three pods replaced on the live node")
+    assert ("node.kubernetes.io/unreachable", "NoSchedule") in taints(node(h, dead))
+    assert len(h.pods(ns, "app=web")) == 6  # the evicted ones stay Terminating: no agent confirms on a dead node
