@@ -1,6 +1,6 @@
 """Leader election: two candidates on one real API server; one leads, the other takes over when it stops renewing.
 
-The Lease timings are shortened (2 s lease, 1.5 s renew deadline); nothing
+The Lease timings are shortened (4 s lease, 3 s renew deadline); nothing
 asserts how fast a takeover happens, only who leads and what the Lease records.
 While waiting, every poll also checks the safety property: never two leaders.
 """
@@ -24,7 +24,7 @@ Obj = dict[str, Any]
 class Candidate:
     def __init__(self, h: ControllerHarness, lease: str, identity: str, release: bool = True) -> None:
         self.h = h
-        self.config = LeaderElectionConfig(lease_duration=2, renew_deadline=1.5, retry_period=0.2,
+        self.config = LeaderElectionConfig(lease_duration=4, renew_deadline=3, retry_period=0.25,
                                            namespace="kube-system", release_on_cancel=release)
         self.elector = LeaderElector(h.client, lease, identity, self.config)
         self.log: list[str] = []
@@ -69,7 +69,7 @@ def test_one_leads_and_the_other_takes_over(controllers: ControllerHarness) -> N
     h.wait_for(lambda: a.elector.leading, "alpha leading")
     b.start()
     first = lease(h, "test-lease-1")
-    assert first["holderIdentity"] == "alpha" and first["leaseDurationSeconds"] == 2
+    assert first["holderIdentity"] == "alpha" and first["leaseDurationSeconds"] == 4
     assert first["leaseTransitions"] == 0 and first["acquireTime"] and first["renewTime"]
     # alpha keeps renewing while beta waits: renewTime moves on, the holder does not change
     h.wait_for(lambda: one_leader([a, b]) is a and lease(h, "test-lease-1")["renewTime"] != first["renewTime"],
@@ -101,7 +101,7 @@ def test_release_on_stop_and_kubectl_shows_the_holder(controllers: ControllerHar
 
 def test_start_leader_elected_runs_only_while_leading(controllers: ControllerHarness) -> None:
     h = controllers
-    config = LeaderElectionConfig(lease_duration=2, renew_deadline=1.5, retry_period=0.2)
+    config = LeaderElectionConfig(lease_duration=4, renew_deadline=3, retry_period=0.25)
     running: list[str] = []
 
     def starter(who: str) -> Any:
@@ -130,7 +130,7 @@ def test_bad_configuration_is_refused() -> None:
 
 def test_a_failed_start_is_retried_while_holding_the_lease(controllers: ControllerHarness) -> None:
     h = controllers
-    config = LeaderElectionConfig(lease_duration=2, renew_deadline=1.5, retry_period=0.2)
+    config = LeaderElectionConfig(lease_duration=4, renew_deadline=3, retry_period=0.25)
     attempts: list[int] = []
 
     async def start() -> Any:
