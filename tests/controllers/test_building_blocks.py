@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -118,9 +119,9 @@ def test_event_repeats_are_counted_on_one_event(controllers: ControllerHarness, 
 
 def test_replicaset_status_reports_and_clears_a_replica_failure() -> None:
     from kubelite.controllers.replicaset import ReplicaSetController
-    rs = {"metadata": {"name": "r", "generation": 4},
+    rs: dict[str, Any] = {"metadata": {"name": "r", "generation": 4},
           "spec": {"replicas": 2, "template": {"metadata": {"labels": {"app": "r", "v": "1"}}}}}
-    pods = [{"metadata": {"labels": {"app": "r", "v": "1"}},
+    pods: list[dict[str, Any]] = [{"metadata": {"labels": {"app": "r", "v": "1"}},
              "status": {"conditions": [{"type": "Ready", "status": "True"}]}},
             {"metadata": {"labels": {"app": "r"}}, "status": {}}]
     failed = ReplicaSetController.calculate_status(rs, pods, Invalid("pods is forbidden"), -1)
@@ -151,3 +152,21 @@ def test_many_similar_events_are_combined(controllers: ControllerHarness, ns: st
     assert plain == sorted(f"made thing {i}" for i in range(9))
     assert len(combined) == 1
     assert combined[0]["count"] == 6 and combined[0]["message"].endswith("made thing 14")
+
+
+def test_pods_that_matter_least_are_deleted_first() -> None:
+    from kubelite.controllers.podcontrol import deletion_rank
+
+    def pod(name: str, *, node: str = "n", phase: str = "Running", ready: bool = True, created: str = "00",
+            restarts: int = 0) -> dict[str, Any]:
+        return {"metadata": {"name": name, "creationTimestamp": f"2026-01-01T00:00:{created}Z"},
+                "spec": {"nodeName": node},
+                "status": {"phase": phase, "containerStatuses": [{"restartCount": restarts}],
+                           "conditions": [{"type": "Ready", "status": "True" if ready else "False",
+                                           "lastTransitionTime": "2026-01-01T00:01:00Z"}]}}
+
+    pods = [pod("old-ready"), pod("new-ready", created="30"), pod("restarting", restarts=3),
+            pod("not-ready", ready=False), pod("pending", phase="Pending", ready=False),
+            pod("unscheduled", node="", phase="Pending", ready=False)]
+    order = [p["metadata"]["name"] for p in sorted(pods, key=lambda p: deletion_rank(p, 1e10))]
+    assert order == ["unscheduled", "pending", "not-ready", "restarting", "new-ready", "old-ready"]
