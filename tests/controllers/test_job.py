@@ -190,3 +190,13 @@ def test_indexed_completion(controllers: ControllerHarness, ns: str) -> None:
     h.ok("-n", ns, "wait", "--for=condition=complete", "job/idx", "--timeout=30s")
     st = job(h, ns, "idx")["status"]
     assert st["completedIndexes"] == "0-2" and st["succeeded"] == 3 and st["failed"] == 1
+
+
+def test_foreground_delete_of_a_job(controllers: ControllerHarness, ns: str) -> None:
+    """The pods' tracking finalizers are lifted for a Job being deleted, so a foreground delete can finish."""
+    h = controllers
+    h.ok("-n", ns, "create", "-f", "-", input=job_yaml("fg", parallelism=2, completions=2))
+    h.wait_for(lambda: len(job_pods(h, ns, "fg")) == 2, "two pods")
+    h.ok("-n", ns, "delete", "job", "fg", "--cascade=foreground")
+    assert "NotFound" in h.kubectl("-n", ns, "get", "job", "fg").stderr
+    h.wait_for(lambda: not job_pods(h, ns, "fg"), "pods gone")
