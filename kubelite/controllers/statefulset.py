@@ -203,8 +203,6 @@ class StatefulSetController(Controller):
         for ordinal in sorted((o for o in wanted if o in by_ordinal and o >= start + partition), reverse=True):
             pod = by_ordinal[ordinal]
             if revision_of(pod) != plan.update_rev and not _terminating(pod):
-                self.recorder.event(sts, NORMAL, "RollingUpdate", f"Updating Pod {pod['metadata']['name']} "
-                                    f"to revision {plan.update_rev}")
                 await self._delete(sts, pod)
                 return
             if not healthy(pod, min_ready, now):

@@ -23,7 +23,7 @@ _ids = itertools.count()
 
 
 def sts_yaml(name: str, replicas: int = 3, image: str = "busybox:1", *, policy: str | None = None,
-             strategy: Obj | None = None) -> str:
+             strategy: Obj | None = None, start: int | None = None) -> str:
     spec: Obj = {"serviceName": name, "replicas": replicas, "selector": {"matchLabels": {"app": name}},
                  "template": {"metadata": {"labels": {"app": name}}, "spec": {
                      "containers": [{"name": "c", "image": image}], "terminationGracePeriodSeconds": 30}}}
@@ -31,6 +31,8 @@ def sts_yaml(name: str, replicas: int = 3, image: str = "busybox:1", *, policy: 
         spec["podManagementPolicy"] = policy
     if strategy:
         spec["updateStrategy"] = strategy
+    if start is not None:
+        spec["ordinals"] = {"start": start}
     return json.dumps({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name}, "spec": spec})
 
 
@@ -52,6 +54,12 @@ def names(h: ControllerHarness, ns: str, app: str, *, terminating: bool | None =
 def images(h: ControllerHarness, ns: str, app: str) -> dict[str, str]:
     return {p["metadata"]["name"]: p["spec"]["containers"][0]["image"] for p in h.pods(ns, f"app={app}")
             if not p["metadata"].get("deletionTimestamp")}
+
+
+def delete_pod(h: ControllerHarness, ns: str, name: str) -> None:
+    """``kubectl delete pod`` without waiting: kubectl's wait for deletion can miss a pod that is deleted and
+    recreated under the same name between its GET and its list, and then waits for a delete that never comes."""
+    h.ok("-n", ns, "delete", "pod", name, "--wait=false")
 
 
 def status(h: ControllerHarness, ns: str, name: str) -> Obj:
@@ -88,8 +96,10 @@ def test_ordered_creation_identity_and_scale_down(controllers: ControllerHarness
     assert h.ok("-n", ns, "get", "sts", "web").split("\n")[1].split()[:2] == ["web", "3/3"]
 
     # A deleted pod comes back under the same name.
-    h.ok("-n", ns, "delete", "pod", "web-1")
-    h.wait_for(lambda: names(h, ns, "web", terminating=False) == ["web-0", "web-1", "web-2"], "web-1 recreated")
+    uid = h.json("-n", ns, "get", "pod", "web-1")["metadata"]["uid"]
+    delete_pod(h, ns, "web-1")
+    h.wait_for(lambda: names(h, ns, "web", terminating=False) == ["web-0", "web-1", "web-2"] and
+               h.json("-n", ns, "get", "pod", "web-1")["metadata"]["uid"] != uid, "web-1 recreated")
 
     # Scale down: highest ordinal first, the next only after it is gone.
     sim.hold_deletes = True
@@ -108,11 +118,11 @@ def test_ordered_creation_identity_and_scale_down(controllers: ControllerHarness
 def test_parallel_creates_without_waiting(controllers: ControllerHarness, ns: str, sim: NodeSim) -> None:
     h = controllers
     sim.hold = lambda pod: True  # nothing ever turns Ready
-    h.ok("-n", ns, "apply", "-f", "-", input=sts_yaml("par", policy="Parallel"))
-    h.wait_for(lambda: names(h, ns, "par") == ["par-0", "par-1", "par-2"], "every pod at once")
+    h.ok("-n", ns, "apply", "-f", "-", input=sts_yaml("par", policy="Parallel", start=1))  # ordinals from 1
+    h.wait_for(lambda: names(h, ns, "par") == ["par-1", "par-2", "par-3"], "every pod at once")
     sim.hold_deletes = True
     h.ok("-n", ns, "scale", "sts/par", "--replicas=0")
-    h.wait_for(lambda: names(h, ns, "par", terminating=True) == ["par-0", "par-1", "par-2"], "every pod deleted at once")
+    h.wait_for(lambda: names(h, ns, "par", terminating=True) == ["par-1", "par-2", "par-3"], "every pod deleted at once")
     sim.hold_deletes = False
     sim.poke()
     h.wait_for(lambda: names(h, ns, "par") == [], "all gone")
@@ -140,6 +150,14 @@ def test_rolling_update_highest_ordinal_first(controllers: ControllerHarness, ns
     st = status(h, ns, "ru")
     assert (st["updatedReplicas"], st["currentReplicas"], st["readyReplicas"]) == (3, 3, 3)
 
+    # `rollout restart` is a template change like any other: every pod is replaced, highest first.
+    before = {p["metadata"]["name"]: p["metadata"]["uid"] for p in h.pods(ns, "app=ru")}
+    h.ok("-n", ns, "rollout", "restart", "sts/ru")
+    h.wait_for(lambda: status(h, ns, "ru").get("updateRevision") != st["updateRevision"], "the restart observed")
+    h.ok("-n", ns, "rollout", "status", "sts/ru", "--timeout=60s")
+    after = {p["metadata"]["name"]: p["metadata"]["uid"] for p in h.pods(ns, "app=ru")}
+    assert sorted(after) == sorted(before) and not set(after.values()) & set(before.values())
+
 
 def test_partition_and_on_delete(controllers: ControllerHarness, ns: str, sim: NodeSim) -> None:
     h = controllers
@@ -151,10 +169,12 @@ def test_partition_and_on_delete(controllers: ControllerHarness, ns: str, sim: N
     assert "partitioned roll out complete: 1 new pods have been updated" in out
     assert images(h, ns, "pt") == {"pt-0": "busybox:1", "pt-1": "busybox:1", "pt-2": "busybox:2"}
     # Below the partition a deleted pod comes back at the current (old) revision.
-    h.ok("-n", ns, "delete", "pod", "pt-0")
-    h.wait_for(lambda: images(h, ns, "pt").get("pt-0") == "busybox:1" and
-               h.json("-n", ns, "get", "pod", "pt-0")["metadata"]["labels"]["controller-revision-hash"] ==
-               status(h, ns, "pt")["currentRevision"], "pt-0 recreated from the current revision")
+    uid = h.json("-n", ns, "get", "pod", "pt-0")["metadata"]["uid"]
+    delete_pod(h, ns, "pt-0")
+    pt0 = h.wait_for(lambda: [p for p in h.pods(ns, "app=pt") if p["metadata"]["name"] == "pt-0" and
+                              p["metadata"]["uid"] != uid], "pt-0 recreated")[0]
+    assert pt0["spec"]["containers"][0]["image"] == "busybox:1"
+    assert pt0["metadata"]["labels"]["controller-revision-hash"] == status(h, ns, "pt")["currentRevision"]
 
     ondel = {"type": "OnDelete"}
     h.ok("-n", ns, "apply", "-f", "-", input=sts_yaml("od", replicas=2, strategy=ondel))
@@ -163,7 +183,7 @@ def test_partition_and_on_delete(controllers: ControllerHarness, ns: str, sim: N
     h.wait_for(lambda: status(h, ns, "od").get("observedGeneration") == 2, "the new template observed")
     assert status(h, ns, "od")["updatedReplicas"] == 0
     assert images(h, ns, "od") == {"od-0": "busybox:1", "od-1": "busybox:1"}
-    h.ok("-n", ns, "delete", "pod", "od-1")
+    delete_pod(h, ns, "od-1")
     h.wait_for(lambda: images(h, ns, "od") == {"od-0": "busybox:1", "od-1": "busybox:2"},
                "od-1 recreated from the update revision")
 
@@ -171,3 +191,7 @@ def test_partition_and_on_delete(controllers: ControllerHarness, ns: str, sim: N
     h.ok("-n", ns, "patch", "pod", "od-0", "--subresource=status", "--type=merge", "-p", '{"status":{"phase":"Failed"}}')
     h.wait_for(lambda: images(h, ns, "od").get("od-0") == "busybox:2", "od-0 recreated after failing")
     assert "RecreatingFailedPod" in h.ok("-n", ns, "get", "events", "--field-selector", "involvedObject.name=od")
+
+    # No ControllerRevisions are stored: history and undo fail with kubectl's own clear message.
+    err = h.fail("-n", ns, "rollout", "history", "sts/od")
+    assert "unable to find history controlled by StatefulSet od" in err
