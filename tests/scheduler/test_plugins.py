@@ -190,6 +190,16 @@ def test_topology_spread_skew_blocks() -> None:
     assert "1 Insufficient cpu, 1 node(s) didn't match pod topology spread constraints." in msg
 
 
+def test_topology_spread_min_domains() -> None:
+    w = World(node("a", labels={"zone": "z1"}), node("b", labels={"zone": "z2"}))
+    tsc = [{"maxSkew": 1, "topologyKey": "zone", "whenUnsatisfiable": "DoNotSchedule", "minDomains": 3,
+            "labelSelector": {"matchLabels": {"app": "s"}}}]
+    # with fewer domains than minDomains the global minimum is 0: at most maxSkew pods per domain
+    placed = [w.schedule(pod(f"s{i}", labels={"app": "s"}, topologySpreadConstraints=tsc)) for i in range(3)]
+    assert sorted(placed[:2]) == ["a", "b"]
+    assert "2 node(s) didn't match pod topology spread constraints." in placed[2]
+
+
 def test_least_allocated_prefers_the_emptier_node_and_spreads() -> None:
     w = World(node("a"), node("b"), node("c"))
     w.bind(pod("busy", cpu="3", memory="6Gi"), "a")

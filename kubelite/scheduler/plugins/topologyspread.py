@@ -8,8 +8,10 @@ default). Filter rejects a node when placing the pod there would make its
 domain exceed the global minimum by more than ``maxSkew``; a node without the
 key is rejected as unresolvable ("missing required label"), as in Kubernetes.
 ``ScheduleAnyway`` constraints score instead: fewer matching pods in the
-node's domain, higher score. ``minDomains`` and ``nodeTaintsPolicy: Honor``
-are not implemented (the defaults apply).
+node's domain, higher score. ``nodeAffinityPolicy: Ignore`` counts every
+node with the key; ``minDomains``: while fewer domains exist, the global
+minimum is taken as 0. ``nodeTaintsPolicy: Honor`` is not implemented (the
+default, Ignore, applies).
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class Constraint:
     key: str
     selector: Matcher
     self_match: int
+    honor_affinity: bool = True
+    min_domains: int = 1
 
 
 def constraints_of(pod: PodInfo, hard: bool) -> list[Constraint]:
@@ -47,19 +51,21 @@ def constraints_of(pod: PodInfo, hard: bool) -> list[Constraint]:
             sel["matchLabels"] = {**(sel.get("matchLabels") or {}), **extra}
         m = label_selector(sel)
         out.append(Constraint(max(int(c.get("maxSkew") or 1), 1), str(c.get("topologyKey") or ""), m,
-                              1 if m(pod.labels) else 0))
+                              1 if m(pod.labels) else 0, c.get("nodeAffinityPolicy") != "Ignore",
+                              max(int(c.get("minDomains") or 1), 1)))
     return out
 
 
-def _counts(nodes: list[NodeInfo], pod: PodInfo, cs: list[Constraint], honor_affinity: bool) -> list[dict[str, int]]:
+def _counts(nodes: list[NodeInfo], pod: PodInfo, cs: list[Constraint]) -> list[dict[str, int]]:
     counts: list[dict[str, int]] = [{} for _ in cs]
-    aff = required_matcher(pod) if honor_affinity else None
+    aff = required_matcher(pod)
     for n in nodes:
         if n.node is None or any(c.key not in n.labels for c in cs):
             continue
-        if aff is not None and not aff(n.labels, n.name):
-            continue
+        fits_affinity = aff is None or aff(n.labels, n.name)
         for i, c in enumerate(cs):
+            if c.honor_affinity and not fits_affinity:
+                continue
             v = n.labels[c.key]
             matched = sum(1 for p in n.pods.values() if p.namespace == pod.namespace and p.key != pod.key
                           and not (p.pod.get("metadata") or {}).get("deletionTimestamp") and c.selector(p.labels))
@@ -74,8 +80,9 @@ class PodTopologySpread:
         cs = constraints_of(pod, hard=True)
         if not cs:
             return SKIP
-        counts = _counts(list(state.all_nodes), pod, cs, honor_affinity=True)
-        state.data[NAME] = (cs, counts, [min(c.values(), default=0) for c in counts])
+        counts = _counts(list(state.all_nodes), pod, cs)
+        state.data[NAME] = (cs, counts, [min(cnt.values(), default=0) if len(cnt) >= c.min_domains else 0
+                                         for c, cnt in zip(cs, counts, strict=True)])
         return None
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
@@ -92,7 +99,7 @@ class PodTopologySpread:
         cs = constraints_of(pod, hard=False)
         if not cs:
             return SKIP
-        counts = _counts(list(state.all_nodes), pod, cs, honor_affinity=True)
+        counts = _counts(list(state.all_nodes), pod, cs)
         # a constraint over more domains weighs more (log, as Kubernetes does)
         weights = [math.log(len(c) + 2) for c in counts]
         state.data[NAME + "/score"] = (cs, counts, weights)
