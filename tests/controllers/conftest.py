@@ -9,8 +9,9 @@ garbage collector, Jobs, DaemonSets...):
   background thread of the test process. A test module picks what runs by
   module attributes: ``CONTROLLERS = {"replicaset", "deployment"}`` (default:
   every registered controller) and ``CONTROLLER_OPTIONS = ControllerOptions(...)``.
-  The server itself runs no controllers (``KUBELITE_CONTROLLERS=-*``), so the
-  in-process ones are the only ones acting.
+  The server stores in SQLite, or in the session's etcd when
+  ``KUBELITE_CONTROLLER_TESTS_DATASTORE=etcd``. It runs no controllers of its
+  own (``KUBELITE_CONTROLLERS=-*``), so the in-process ones are the only ones acting.
 - ``ns`` (function scope) is a fresh namespace per test, so tests of one module
   share the server without seeing each other's objects.
 - No node agent runs: :meth:`ControllerHarness.make_ready` stands in for the
@@ -43,9 +44,10 @@ from kubelite.api.informer import Informer
 from kubelite.controllers.manager import ENV, start_controllers
 from kubelite.controllers.options import ControllerOptions
 from kubelite.errors import KubeliteError
-from tests.api.conftest import Cluster, start_cluster, stop_cluster
+from tests.api.conftest import Cluster, datastore_url, start_cluster, stop_cluster
 
 T = TypeVar("T")
+DATASTORE_ENV = "KUBELITE_CONTROLLER_TESTS_DATASTORE"  # "sqlite" (default) or "etcd"
 Obj = dict[str, Any]
 
 
@@ -171,7 +173,9 @@ def controllers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     saved = os.environ.get(ENV)
     os.environ[ENV] = "-*"  # the server's own controllers would race ours
     try:
-        cluster = start_cluster(data)
+        driver = os.environ.get(DATASTORE_ENV, "sqlite")
+        extra = () if driver == "sqlite" else ("--datastore", datastore_url(driver, data, request))
+        cluster = start_cluster(data, extra)
     finally:
         if saved is None:
             os.environ.pop(ENV)
