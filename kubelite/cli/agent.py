@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import hashlib
 import logging
-import signal
 import socket
 import sys
 import tempfile
@@ -71,20 +70,16 @@ async def run(args: argparse.Namespace) -> None:
     name = (args.node_name or socket.gethostname()).lower()
     agent = Agent(client, AgentConfig(node_name=name, data_dir=Path(args.data_dir), node_ip=args.node_ip,
                                       port=args.port, ca_pem=ca, labels=labels))
-    done = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, done.set)
+    from kubelite.cli.signals import stop_signals
+
     try:
-        await agent.start()
-        logging.getLogger("kubelite.agent").info("node %s registered with %s", name, args.server)
-        await done.wait()
+        async with stop_signals() as stopping:
+            await agent.start()
+            logging.getLogger("kubelite.agent").info("node %s registered with %s", name, args.server)
+            await stopping.wait()
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
         await agent.stop()
         await client.close()
-
 
 def main(argv: list[str]) -> int:
     args = parse(argv[1:] if argv and argv[0] == "agent" else argv)

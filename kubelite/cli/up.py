@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -114,26 +113,23 @@ async def serve(config: Any, *, agent: bool, ready: Callable[[APIServer], None] 
         tokens.ensure_node_token()
         if agent:
             tokens.ensure_node_token((node_name or socket.gethostname()).lower())
-    done = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, done.set)
+    from kubelite.cli.signals import stop_signals
+
     stops: list[Stop] = []
     try:
-        await server.start()
-        stops = await start_control_plane(server, options=options, controllers=controllers, scheduler=scheduler)
-        if agent:
-            stops += await start_embedded(server, node_name)
-        if ready is not None:
-            ready(server)
-        await done.wait()
+        async with stop_signals() as stopping:
+            await server.start()
+            stops = await start_control_plane(server, options=options, controllers=controllers,
+                                              scheduler=scheduler)
+            if agent:
+                stops += await start_embedded(server, node_name)
+            if ready is not None:
+                ready(server)
+            await stopping.wait()
     finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
         for stop in reversed(stops):
             await stop()
         await server.stop()
-
 
 def main(argv: list[str]) -> int:
     args = parse(argv[1:] if argv and argv[0] == "up" else argv)

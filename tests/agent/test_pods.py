@@ -10,29 +10,14 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.agent.nodecluster import NODE, NodeCluster, start_node_cluster, stop_node_cluster
+from tests.agent.nodecluster import NODE, NodeCluster
 from tests.api.conftest import free_port
 
 pytestmark = pytest.mark.root
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeCluster]:
-    c = start_node_cluster(tmp_path_factory.mktemp("agent"))
-    try:
-        yield c
-    finally:
-        stop_node_cluster(c)
-    base = str(c.base)
-    mounts = [line for line in Path("/proc/self/mountinfo").read_text().splitlines() if base in line]
-    assert not mounts, f"mounts left behind: {mounts}"
-    procs = subprocess.run(["pgrep", "-f", base], capture_output=True, text=True).stdout.split()
-    assert not procs, f"processes left behind: {procs}"
 
 
 @pytest.fixture

@@ -9,23 +9,13 @@ condition, restartCount, and the kubelet's events.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.agent.nodecluster import NODE, NodeCluster, start_node_cluster, stop_node_cluster
+from tests.agent.nodecluster import NODE, NodeCluster
 
 pytestmark = pytest.mark.root
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeCluster]:
-    c = start_node_cluster(tmp_path_factory.mktemp("probes"))
-    try:
-        yield c
-    finally:
-        stop_node_cluster(c)
 
 
 @pytest.fixture

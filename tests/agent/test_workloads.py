@@ -4,27 +4,20 @@ agent together, with pods that really run (their readiness comes from the agent,
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+import sys
 
 import pytest
 
-from tests.agent.nodecluster import NodeCluster, start_node_cluster, stop_node_cluster
+from tests.agent.nodecluster import NodeCluster
 
 pytestmark = pytest.mark.root
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeCluster]:
-    c = start_node_cluster(tmp_path_factory.mktemp("workloads"))
-    try:
-        # A second tag of the default image, so `kubectl set image` has somewhere to go.
-        subprocess.run([".venv/bin/python", "-m", "kubelite.cli.main", "tag", "busybox", "busybox:v2"],
-                       check=True, env=c.env, cwd=str(c.env["PYTHONPATH"]), capture_output=True)
-        yield c
-    finally:
-        c.kubectl("delete", "deployments,jobs,cronjobs,statefulsets,daemonsets", "--all", "--wait=true",
-                  timeout=120)
-        stop_node_cluster(c)
+@pytest.fixture(scope="module", autouse=True)
+def second_tag(cluster: NodeCluster) -> None:
+    """A second tag of the default image, so `kubectl set image` has somewhere to go."""
+    subprocess.run([sys.executable, "-m", "kubelite.cli.main", "tag", "busybox", "busybox:v2"],
+                   check=True, env=cluster.env, cwd=str(cluster.env["PYTHONPATH"]), capture_output=True)
 
 
 def running(c: NodeCluster, selector: str) -> list[dict]:  # type: ignore[type-arg]
