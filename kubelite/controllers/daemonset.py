@@ -236,11 +236,6 @@ class DaemonSetController(Controller):
             old = [p for p in pods if not p["metadata"].get("deletionTimestamp") and revision_of(p) != rev]
             return (new[0] if new else None), (old[0] if old else None), len(new) <= 1 and len(old) <= 1
 
-        for pods in by_node.values():
-            for p in pods:
-                wait = available_in(p, min_ready, now)
-                if wait:  # ready but not yet available: look again when it will be
-                    self.enqueue_after(ds, wait + 0.05)
         if max_surge == 0:
             unavailable, replace, candidates = 0, [], []
             for pods in by_node.values():
@@ -337,6 +332,9 @@ class DaemonSetController(Controller):
             if not pods:
                 continue
             current += 1
+            wait = available_in(pods[0], min_ready, now)
+            if wait:  # Ready but not yet for minReadySeconds: no event will come when it becomes available
+                self.enqueue_after(ds, wait + 0.05)
             ready += 1 if is_pod_ready(pods[0]) else 0
             available += 1 if is_pod_available(pods[0], min_ready, now) else 0
             updated += 1 if revision_of(pods[0]) == rev else 0

@@ -45,7 +45,7 @@ from kubelite.controllers.podcontrol import (
     controller_ref,
     is_pod_available,
     is_pod_ready,
-    parse_time,
+    ready_for,
 )
 from kubelite.errors import AlreadyExists, KubeliteError, NotFound
 
@@ -180,8 +180,7 @@ class StatefulSetController(Controller):
             if monotonic and not running_and_ready(pod):
                 return
             if monotonic and not is_pod_available(pod, min_ready, now):
-                self._recheck_when_available(sts, pod, min_ready, now)
-                return
+                return  # the status pass below schedules the sync for the moment it becomes available
             await self._fix_identity(sts, pod, ordinal)
 
         for ordinal in condemned:
@@ -207,12 +206,6 @@ class StatefulSetController(Controller):
                 return
             if not healthy(pod, min_ready, now):
                 return
-
-    def _recheck_when_available(self, sts: Obj, pod: Obj, min_ready: int, now: float) -> None:
-        since = parse_time(next((c.get("lastTransitionTime") for c in (pod.get("status") or {}).get("conditions")
-                                 or [] if c.get("type") == "Ready"), None))
-        if since is not None:
-            self.enqueue_after(sts, max(0.0, since + min_ready - now) + 0.05)
 
     # --- pods ----------------------------------------------------------------------------------------
 
@@ -294,7 +287,10 @@ class StatefulSetController(Controller):
                 replicas += 1
             if running_and_ready(pod):
                 ready += 1
-                available += 1 if is_pod_available(pod, min_ready, now) else 0
+                if is_pod_available(pod, min_ready, now):
+                    available += 1
+                else:  # no event will come when it becomes available: look again then
+                    self.enqueue_after(sts, max(0.0, min_ready - (ready_for(pod, now) or 0.0)) + 0.05)
             if _phase(pod) and not _terminating(pod):
                 current += 1 if revision_of(pod) == plan.current_rev else 0
                 updated += 1 if revision_of(pod) == plan.update_rev else 0

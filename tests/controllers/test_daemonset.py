@@ -24,7 +24,7 @@ _ids = itertools.count()
 
 
 def ds_yaml(name: str, image: str = "busybox:1", *, node_selector: dict[str, str] | None = None,
-            strategy: Obj | None = None, tolerations: list[Obj] | None = None) -> str:
+            strategy: Obj | None = None, tolerations: list[Obj] | None = None, min_ready: int = 0) -> str:
     spec: Obj = {"containers": [{"name": "c", "image": image}], "terminationGracePeriodSeconds": 30}
     if node_selector:
         spec["nodeSelector"] = node_selector
@@ -35,6 +35,8 @@ def ds_yaml(name: str, image: str = "busybox:1", *, node_selector: dict[str, str
                         "template": {"metadata": {"labels": {"app": name}}, "spec": spec}}}
     if strategy:
         ds["spec"]["updateStrategy"] = strategy
+    if min_ready:
+        ds["spec"]["minReadySeconds"] = min_ready
     return json.dumps(ds)
 
 
@@ -170,7 +172,8 @@ def test_on_delete_and_failed_pods(controllers: ControllerHarness, ns: str, name
     h = controllers
     with fake_nodes(h, *(node_object(n, {"pool": ns}) for n in names[:2])), simulate(h, ns, names[:2]):
         h.ok("-n", ns, "apply", "-f", "-", input=ds_yaml("od", node_selector={"pool": ns},
-                                                         strategy={"type": "OnDelete"}))
+                                                         strategy={"type": "OnDelete"}, min_ready=1))
+        # Available only minReadySeconds after Ready, a moment no event marks: the controller looks again then.
         h.wait_for(lambda: h.json("-n", ns, "get", "ds", "od").get("status", {}).get("numberAvailable") == 2,
                    "two available pods")
         h.ok("-n", ns, "set", "image", "ds/od", "c=busybox:2")
