@@ -239,10 +239,12 @@ class JobController(Controller):
             return
         limit = int(spec.get("backoffLimit", 6) or 0)
         policy = ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy")
-        failures = failed + (restarts(active) if policy == "OnFailure" else 0)
+        # kube's pastBackoffLimitOnFailure: under OnFailure the kubelet restarts containers in place, so their
+        # restarts are the failures (at least ``limit`` of them, or any with a limit of 0)
+        restarted = restarts(active) if policy == "OnFailure" else 0
         completions = spec.get("completions")
         reason = ""
-        if failed > 0 and failures > limit:
+        if failed > limit or (restarted > 0 and restarted >= max(limit, 1)):
             reason = BACKOFF_LIMIT_EXCEEDED
         elif self._past_deadline(spec, status):
             reason = DEADLINE_EXCEEDED

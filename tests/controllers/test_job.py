@@ -200,3 +200,25 @@ def test_foreground_delete_of_a_job(controllers: ControllerHarness, ns: str) -> 
     h.ok("-n", ns, "delete", "job", "fg", "--cascade=foreground")
     assert "NotFound" in h.kubectl("-n", ns, "get", "job", "fg").stderr
     h.wait_for(lambda: not job_pods(h, ns, "fg"), "pods gone")
+
+
+def test_container_restarts_count_under_on_failure(controllers: ControllerHarness, ns: str) -> None:
+    h = controllers
+    body = json.loads(job_yaml("restarts", backoffLimit=2))
+    body["spec"]["template"]["spec"]["restartPolicy"] = "OnFailure"
+    h.ok("-n", ns, "create", "-f", "-", input=json.dumps(body))
+    pod = h.wait_for(lambda: job_pods(h, ns, "restarts"), "the pod")[0]
+
+    def restarted(n: int) -> None:
+        h.run(h.client.patch(resource_path("v1", "pods", ns, pod["metadata"]["name"], "status"), {"status": {
+            "phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "c", "image": "busybox", "imageID": "", "ready": True,
+                                   "restartCount": n, "state": {"running": {}}}]}}))
+    restarted(1)
+    # status.ready shows the controller has seen the pod with its one restart, and did not give up
+    h.wait_for(lambda: job(h, ns, "restarts")["status"].get("ready") == 1, "the restarted pod counted ready")
+    assert not conditions(job(h, ns, "restarts"))
+    restarted(2)
+    h.ok("-n", ns, "wait", "--for=condition=failed", "job/restarts", "--timeout=30s")
+    assert conditions(job(h, ns, "restarts"))["Failed"] == "BackoffLimitExceeded"
+    h.wait_for(lambda: not live(job_pods(h, ns, "restarts")), "the restarting pod deleted")
