@@ -283,3 +283,12 @@ def test_exec_stdin_larger_than_the_buffers(rig: Rig, env: dict[str, str]) -> No
     out = rig.ok("exec", "-i", "app", "-c", "main", "--", "sh", "-c", "sleep 1; wc -c", input=data, env=env,
                  timeout=120)
     assert out.strip() == str(len(data))
+
+
+@PROTOCOLS
+def test_exec_command_that_stops_reading_stdin(rig: Rig, env: dict[str, str]) -> None:
+    """``head -1`` reads one line and exits: the rest of a large stdin is dropped, the exit code still arrives."""
+    data = "first\n" + "x" * (4 << 20)
+    r = rig.kubectl("exec", "-i", "app", "-c", "main", "--", "sh", "-c", "head -1; exit 9", input=data, env=env,
+                    timeout=120)
+    assert (r.returncode, r.stdout) == (9, "first\n"), r.stderr

@@ -29,6 +29,7 @@ import signal
 import struct
 import termios
 import threading
+from typing import Any
 
 from kubelite.agent.streaming.backend import ContainerRef
 from kubelite.agent.streaming.channels import STDERR, STDOUT, CommandStreams, status_json
@@ -124,15 +125,28 @@ async def _pump_out(fd: int, streams: CommandStreams, channel: int) -> None:
         await streams.write(channel, data)
 
 
-async def _pump_in(fd: int, streams: CommandStreams, close_at_eof: bool) -> None:
+class _Fd:
+    """A descriptor closed exactly once, by whoever gets there first (the stdin feeder at EOF, or clean-up)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+async def _pump_in(fd: int, streams: CommandStreams, at_eof: _Fd | None) -> None:
+    """Client stdin to ``fd``; at its end, close ``at_eof`` so the command reads end of file."""
     try:
         while data := await streams.read_stdin():
             await write_fd(fd, data)
-    except OSError:
-        pass  # the process closed its stdin
-    finally:
-        if close_at_eof:
-            os.close(fd)
+    except OSError:  # the process closed its stdin: read the rest and drop it, so the client is not stalled
+        while await streams.read_stdin():
+            pass
+    if at_eof is not None:
+        at_eof.close()
 
 
 async def _pump_resize(fd: int, streams: CommandStreams) -> None:
@@ -154,14 +168,14 @@ async def run_exec(ref: ContainerRef, command: list[str], streams: CommandStream
     await streams.finish(status)
 
 
-def _spawn(ref: ContainerRef, st: ContainerState, process: dict[str, object],
+def _spawn(ref: ContainerRef, st: ContainerState, process: dict[str, Any],
            stdio: tuple[int, int, int] | None) -> tuple[int, int | None]:
     return rexec.spawn(st, process, ref.engine.runtime.cgroup(st), stdio=stdio,
                        seccomp_program=compiled_seccomp(st.seccomp))
 
 
-async def _exec_pipes(ref: ContainerRef, st: ContainerState, process: dict[str, object],
-                      streams: CommandStreams) -> dict[str, object]:
+async def _exec_pipes(ref: ContainerRef, st: ContainerState, process: dict[str, Any],
+                      streams: CommandStreams) -> dict[str, Any]:
     ours: list[int] = []
     theirs: list[int] = []
     try:
@@ -189,7 +203,8 @@ async def _exec_pipes(ref: ContainerRef, st: ContainerState, process: dict[str, 
         os.set_blocking(fd, False)
     pumps = [asyncio.create_task(_pump_out(out_r, streams, STDOUT)),
              asyncio.create_task(_pump_out(err_r, streams, STDERR if streams.stderr else STDOUT))]
-    feeder = asyncio.create_task(_pump_in(stdin_w, streams, True)) if stdin_w >= 0 else None
+    stdin_end = _Fd(stdin_w)
+    feeder = asyncio.create_task(_pump_in(stdin_w, streams, stdin_end)) if stdin_w >= 0 else None
     try:
         code = await wait_exit(pid)
         await asyncio.gather(*pumps)
@@ -199,13 +214,12 @@ async def _exec_pipes(ref: ContainerRef, st: ContainerState, process: dict[str, 
         await asyncio.gather(*pumps, *([feeder] if feeder else []), return_exceptions=True)
         for fd in (out_r, err_r):
             os.close(fd)
-        if feeder is not None and not feeder.done():
-            os.close(stdin_w)
-    return status_json(code, command=list(process["args"]))  # type: ignore[call-overload]
+        stdin_end.close()
+    return status_json(code, command=list(process["args"]))
 
 
-async def _exec_tty(ref: ContainerRef, st: ContainerState, process: dict[str, object],
-                    streams: CommandStreams) -> dict[str, object]:
+async def _exec_tty(ref: ContainerRef, st: ContainerState, process: dict[str, Any],
+                    streams: CommandStreams) -> dict[str, Any]:
     devnull = os.open(os.devnull, os.O_RDWR)
     try:
         pid, master = _spawn(ref, st, process, (devnull, devnull, devnull))
@@ -216,7 +230,7 @@ async def _exec_tty(ref: ContainerRef, st: ContainerState, process: dict[str, ob
     tasks = [asyncio.create_task(_pump_out(master, streams, STDOUT)),
              asyncio.create_task(_pump_resize(master, streams))]
     if streams.stdin:
-        tasks.append(asyncio.create_task(_pump_in(master, streams, False)))
+        tasks.append(asyncio.create_task(_pump_in(master, streams, None)))
     waiter = asyncio.create_task(wait_exit(pid))
     gone = asyncio.create_task(streams.gone.wait())
     try:
@@ -231,7 +245,7 @@ async def _exec_tty(ref: ContainerRef, st: ContainerState, process: dict[str, ob
             t.cancel()
         await asyncio.gather(*tasks, gone, return_exceptions=True)
         os.close(master)
-    return status_json(code, command=list(process["args"]))  # type: ignore[call-overload]
+    return status_json(code, command=list(process["args"]))
 
 
 async def run_attach(ref: ContainerRef, streams: CommandStreams) -> None:
