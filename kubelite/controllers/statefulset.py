@@ -126,10 +126,10 @@ class StatefulSetController(Controller):
         update_rev = f"{md['name']}-{template_hash(template, int(status.get('collisionCount') or 0))}"
         current_rev = status.get("currentRevision") or update_rev
         self.history.remember(md["uid"], update_rev, template, int(spec.get("revisionHistoryLimit", 10)))
+        # Kube's isMemberOf: only pods named like the set's are its to adopt or release.
         candidates = [p for p in self.pods.by_index(NAMESPACE_INDEX, md["namespace"])
-                      if ordinal_of(md["name"], p) is not None or controller_of(p) is None]
-        refs = RefManager(self.client, sts, ("apps/v1", "statefulsets"), "v1", "pods")
-        pods = [p for p in await refs.claim(candidates) if ordinal_of(md["name"], p) is not None]
+                      if ordinal_of(md["name"], p) is not None]
+        pods = await RefManager(self.client, sts, ("apps/v1", "statefulsets"), "v1", "pods").claim(candidates)
         plan = _Plan(update_rev, current_rev, pods)
         try:
             await self._reconcile(sts, plan)

@@ -197,3 +197,20 @@ def test_partition_and_on_delete(controllers: ControllerHarness, ns: str, sim: N
     # No ControllerRevisions are stored: history and undo fail with kubectl's own clear message.
     err = h.fail("-n", ns, "rollout", "history", "sts/od")
     assert "unable to find history controlled by StatefulSet od" in err
+
+
+def test_adopts_orphans_named_like_its_pods(controllers: ControllerHarness, ns: str, sim: NodeSim) -> None:
+    h = controllers
+    h.ok("-n", ns, "run", "ad-0", "--image=busybox:1", "--labels=app=ad")
+    h.ok("-n", ns, "run", "stray", "--image=busybox:1", "--labels=app=ad")
+    uid = h.json("-n", ns, "get", "pod", "ad-0")["metadata"]["uid"]
+    # OnDelete: under RollingUpdate the adopted pod, which has no revision label, would be replaced (as in kube).
+    h.ok("-n", ns, "apply", "-f", "-", input=sts_yaml("ad", replicas=2, strategy={"type": "OnDelete"}))
+    h.wait_for(lambda: status(h, ns, "ad").get("readyReplicas") == 2, "two ready pods")
+    adopted = h.json("-n", ns, "get", "pod", "ad-0")
+    assert adopted["metadata"]["uid"] == uid  # adopted, not replaced
+    assert [(r["kind"], r["name"]) for r in adopted["metadata"]["ownerReferences"]] == [("StatefulSet", "ad")]
+    h.wait_for(lambda: h.json("-n", ns, "get", "pod", "ad-0")["metadata"]["labels"].get(
+        "statefulset.kubernetes.io/pod-name") == "ad-0", "its identity labels restored")
+    assert names(h, ns, "ad") == ["ad-0", "ad-1", "stray"]
+    assert not h.json("-n", ns, "get", "pod", "stray")["metadata"].get("ownerReferences")  # not a member
