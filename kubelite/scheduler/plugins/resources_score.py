@@ -36,16 +36,26 @@ def _scores(n: NodeInfo, shape: tuple[int, int]) -> Memo:
     return memo
 
 
-def _column(pod: PodInfo, nodes: list[NodeInfo], least: bool) -> list[int]:
+def _columns(state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> tuple[list[int], list[int]]:
+    """Both score columns in one pass, kept in the cycle state for whichever plugin asks second."""
+    cached = state.data.get(_KEY)
+    if cached is not None and cached[0] is nodes:
+        return cached[1], cached[2]
     shape = (pod.nz_cpu, pod.nz_memory)
-    out: list[int] = []
-    append = out.append
+    least: list[int] = []
+    balanced: list[int] = []
+    add_l, add_b = least.append, balanced.append
     for n in nodes:
         m = n.score_memo
         if m is None or m[0] != n.generation or m[1] != shape:
             m = _scores(n, shape)
-        append(m[2] if least else m[3])
-    return out
+        add_l(m[2])
+        add_b(m[3])
+    state.data[_KEY] = (nodes, least, balanced)
+    return least, balanced
+
+
+_KEY = "NodeResources/scores"
 
 
 class LeastAllocated:
@@ -55,7 +65,7 @@ class LeastAllocated:
         return self.score_all(state, pod, [node])[0]
 
     def score_all(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
-        return _column(pod, nodes, True)
+        return _columns(state, pod, nodes)[0]
 
 
 class BalancedAllocation:
@@ -65,4 +75,4 @@ class BalancedAllocation:
         return self.score_all(state, pod, [node])[0]
 
     def score_all(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
-        return _column(pod, nodes, False)
+        return _columns(state, pod, nodes)[1]
