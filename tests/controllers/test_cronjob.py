@@ -178,3 +178,20 @@ def test_missed_runs() -> None:
     origin = at("2026-03-01T00:00:00")
     assert every.next_after(at("2026-03-01T00:02:00"), origin) == at("2026-03-01T00:03:00")
     assert every.missed(origin, at("2026-03-01T00:05:00"), origin) == (at("2026-03-01T00:04:30"), 3)
+
+
+def test_missed_runs_start_only_the_latest(controllers: ControllerHarness, ns: str) -> None:
+    """Hours of missed minutes (a controller that was down): one Job, for the latest, and a warning."""
+    h = controllers
+    h.ok("-n", ns, "create", "-f", "-", input=cj_yaml("late", schedule="* * * * *", suspend=True))
+    past = datetime.fromtimestamp(datetime.now(UTC).timestamp() - 3 * 3600, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    h.run(h.client.patch(resource_path("batch/v1", "cronjobs", ns, "late", "status"),
+                         {"status": {"lastScheduleTime": past}}))
+    h.ok("-n", ns, "patch", "cronjob", "late", "-p", '{"spec":{"suspend":false}}')
+    job = h.wait_for(lambda: jobs(h, ns, "late"), "a job")[0]
+    stamp = job["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"]
+    scheduled = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    assert scheduled.second == 0 and datetime.now(UTC).timestamp() - scheduled.timestamp() < 180
+    assert job["metadata"]["name"] == f"late-{int(scheduled.timestamp() // 60)}"
+    h.wait_for(lambda: describe_has(h, ns, "late", "TooManyMissedTimes"), "the missed-times warning")
+    assert len(jobs(h, ns, "late")) <= 2  # the latest, and at most the next minute's: never the backlog
