@@ -11,11 +11,10 @@ import os
 import re
 import subprocess
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 
-from tests.agent.nodecluster import NodeCluster, start_node_cluster, stop_node_cluster
+from tests.agent.nodecluster import NodeCluster
 
 pytestmark = pytest.mark.root
 
@@ -36,14 +35,11 @@ SPDY = {"KUBECTL_REMOTE_COMMAND_WEBSOCKETS": "false", "KUBECTL_PORT_FORWARD_WEBS
 
 
 @pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeCluster]:
-    c = start_node_cluster(tmp_path_factory.mktemp("streaming-node"))
-    try:
-        c.apply(POD)
-        c.wait_for("web running", lambda: c.pod("web")["status"].get("phase") == "Running")
-        yield c
-    finally:
-        stop_node_cluster(c)
+def web(cluster: NodeCluster) -> NodeCluster:
+    """The module's node (conftest's ``cluster``, checked for leftovers) running the pod ``web``."""
+    cluster.apply(POD)
+    cluster.wait_for("web running", lambda: cluster.pod("web")["status"].get("phase") == "Running")
+    return cluster
 
 
 def _run(c: NodeCluster, *args: str, env: dict[str, str] | None = None, input: str | None = None
@@ -53,26 +49,26 @@ def _run(c: NodeCluster, *args: str, env: dict[str, str] | None = None, input: s
 
 
 @pytest.mark.parametrize("env", [{}, SPDY], ids=["websocket", "spdy"])
-def test_exec_and_logs(cluster: NodeCluster, env: dict[str, str]) -> None:
-    r = _run(cluster, "exec", "-i", "web", "-c", "main", "--", "sh", "-c", "cat; exit 3", input="in\n", env=env)
+def test_exec_and_logs(web: NodeCluster, env: dict[str, str]) -> None:
+    r = _run(web, "exec", "-i", "web", "-c", "main", "--", "sh", "-c", "cat; exit 3", input="in\n", env=env)
     assert (r.returncode, r.stdout) == (3, "in\n"), r.stderr
-    assert _run(cluster, "logs", "web", "-c", "main").stdout == "started\n"
+    assert _run(web, "logs", "web", "-c", "main").stdout == "started\n"
 
 
-def test_previous_logs_of_a_restarted_container(cluster: NodeCluster) -> None:
+def test_previous_logs_of_a_restarted_container(web: NodeCluster) -> None:
     def restarted() -> object:
-        statuses = cluster.pod("web")["status"].get("containerStatuses") or []
+        statuses = web.pod("web")["status"].get("containerStatuses") or []
         return any(s["name"] == "crash" and s.get("restartCount", 0) >= 1 for s in statuses)
-    cluster.wait_for("crash restarted", restarted)
-    previous = _run(cluster, "logs", "web", "-c", "crash", "--previous")
+    web.wait_for("crash restarted", restarted)
+    previous = _run(web, "logs", "web", "-c", "crash", "--previous")
     assert previous.returncode == 0 and previous.stdout.startswith("run "), previous.stderr
-    current = _run(cluster, "logs", "web", "-c", "crash")
+    current = _run(web, "logs", "web", "-c", "crash")
     assert current.returncode != 0 or current.stdout != previous.stdout  # another instance, another uuid
 
 
 @pytest.mark.parametrize("env", [{}, SPDY], ids=["websocket", "spdy"])
-def test_port_forward(cluster: NodeCluster, env: dict[str, str]) -> None:
-    proc = subprocess.Popen([*cluster.argv, "port-forward", "pod/web", ":8080"], text=True,
+def test_port_forward(web: NodeCluster, env: dict[str, str]) -> None:
+    proc = subprocess.Popen([*web.argv, "port-forward", "pod/web", ":8080"], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **env})
     try:
         assert proc.stdout is not None
