@@ -245,6 +245,12 @@ class NodeLifecycleController(Controller):
             return
         md = pod["metadata"]
         self.recorder.event(pod, NORMAL, "TaintManagerEviction", f"Marking for deletion Pod {key}")
+        # kube 1.32 marks why the pod goes (PodDisruptionConditions) before deleting it
+        conds = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") != "DisruptionTarget"]
+        conds.append({"type": "DisruptionTarget", "status": "True", "reason": "DeletionByTaintManager",
+                      "message": "Taint manager: deleting due to NoExecute taint", "lastTransitionTime": now_rfc3339()})
         with contextlib.suppress(NotFound):
+            await self.client.patch(resource_path("v1", "pods", md["namespace"], md["name"], "status"),
+                                    {"status": {"conditions": conds}})
             await self.client.delete(resource_path("v1", "pods", md["namespace"], md["name"]),
                                      {"preconditions": {"uid": md["uid"]}})

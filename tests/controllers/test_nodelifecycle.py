@@ -145,6 +145,9 @@ def test_silent_node_is_tainted_and_its_pods_evicted(controllers: ControllerHarn
     h.wait_for(lambda: evicted(h, ns, "intolerant"), "the intolerant pod evicted")
     h.wait_for(lambda: evicted(h, ns, "brief"), "the pod tolerating 1 s evicted")
     assert not evicted(h, ns, "patient"), "a pod tolerating the taint for ever stays"
+    gone: Obj = h.run(h.client.get(resource_path("v1", "pods", ns, "intolerant")))
+    assert {"type": "DisruptionTarget", "reason": "DeletionByTaintManager"}.items() <= next(
+        c for c in gone["status"]["conditions"] if c["type"] == "DisruptionTarget").items()
     assert not evicted(h, ns, "elsewhere")
     live = node(h, alive)
     assert ready(live)["status"] == "True" and not taints(live)
