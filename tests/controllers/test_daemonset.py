@@ -100,6 +100,9 @@ def test_one_pod_per_matching_node(controllers: ControllerHarness, ns: str, name
             {"key": "dedicated", "operator": "Equal", "value": "db", "effect": "NoSchedule"}]))
         h.wait_for(lambda: b in pods_by_node(h, ns, "agent"), "a pod on the node whose taint is now tolerated")
         h.ok("taint", "node", c, "maintenance=now:NoSchedule")
+        h.wait_for(lambda: h.json("-n", ns, "get", "ds", "agent")["status"].get("numberMisscheduled") == 1,
+                   "the pod on the NoSchedule-tainted node counted as misscheduled")
+        assert live(pods_by_node(h, ns, "agent")[c])  # but left running
         h.ok("taint", "node", c, "evict=now:NoExecute")
         h.wait_for(lambda: c not in pods_by_node(h, ns, "agent"), "the pod evicted by the NoExecute taint")
         h.ok("-n", ns, "rollout", "status", "ds/agent", "--timeout=60s")
