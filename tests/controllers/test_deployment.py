@@ -190,16 +190,23 @@ def test_pause_resume_and_restart(controllers: ControllerHarness, ns: str) -> No
 def test_progress_deadline_exceeded(controllers: ControllerHarness, ns: str) -> None:
     h = controllers
     h.ok("-n", ns, "create", "deployment", "slow", "--image", "busybox", "--replicas", "1")
+    # Let the rollout settle first (its pod exists, never ready): after that nothing progresses any more.
+    h.wait_for(lambda: (st := get(h, ns, "deploy", "slow").get("status", {})).get("replicas") == 1 and
+               st.get("updatedReplicas") == 1, "the pod counted")
     h.ok("-n", ns, "patch", "deployment", "slow", "--type=merge", "-p",
          json.dumps({"spec": {"progressDeadlineSeconds": 1}}))
-    # No pod ever becomes ready: the controller gives up on the rollout after the deadline.
+
     def progressing() -> dict[str, Any]:
         conds = get(h, ns, "deploy", "slow").get("status", {}).get("conditions", [])
         return next((c for c in conds if c["type"] == "Progressing"), {})
 
-    h.wait_for(lambda: progressing().get("reason") == "ProgressDeadlineExceeded", "ProgressDeadlineExceeded")
-    cond = progressing()
-    assert cond["status"] == "False"
+    # No pod ever becomes ready: the controller gives up on the rollout after the deadline.
+    def timed_out() -> dict[str, Any] | None:
+        c = progressing()
+        return c if c.get("reason") == "ProgressDeadlineExceeded" else None
+
+    cond = h.wait_for(timed_out, "ProgressDeadlineExceeded")
+    assert cond is not None and cond["status"] == "False"
     r = h.kubectl("-n", ns, "rollout", "status", "deployment/slow", "--timeout=20s")
     assert r.returncode != 0 and 'deployment "slow" exceeded its progress deadline' in r.stderr
 
