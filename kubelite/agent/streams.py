@@ -36,7 +36,7 @@ class PodContainerFinder:
             raise NotFound(f'pod "{pod}" in namespace "{namespace}" has no sandbox on this node yet')
         if not infos:
             if container is None:  # port-forward: the namespace is all it needs
-                return ContainerRef(self.agent.engine, None, "", None, sandbox.netns)  # type: ignore[arg-type]
+                return ContainerRef(self.agent.engine, None, "", None, sandbox.netns)
             raise NotFound(f'container "{name}" in pod "{pod}" is waiting to start: ContainerCreating')
         latest = infos[0]
         previous = infos[1].log_path if len(infos) > 1 else None

@@ -20,7 +20,7 @@ from kubelite.errors import NotFound
 @dataclass(frozen=True)
 class ContainerRef:
     engine: Engine
-    record: ContainerRecord
+    record: ContainerRecord | None  # None: the pod has no container instance yet (port-forward needs none)
     log_path: str
     previous_log_path: str | None
     netns_path: str

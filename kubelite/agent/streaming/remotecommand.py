@@ -42,6 +42,8 @@ from kubelite.runtime.state import ContainerState
 
 def running_state(ref: ContainerRef, what: str = "") -> ContainerState:
     """The live state of the container; Conflict naming ``what`` (the pod's name for it) if it is not running."""
+    if ref.record is None:
+        raise Conflict(f"{what or 'the container'} has not started yet")
     v = ref.engine.view(ref.record)
     if v.status != "running" or v.state is None:
         raise Conflict(f"{what or 'container ' + repr(ref.record.name)} is not running (state: {v.status})")

@@ -35,7 +35,7 @@ from kubelite.agent.streaming.spdy import SpdySession
 from kubelite.agent.streaming.tls import APISERVER_CLIENT_CN, client_cn, server_context
 from kubelite.api.errors import BadRequest, to_status
 from kubelite.api.hijack import switch_protocols
-from kubelite.errors import Forbidden, KubeliteError, Unauthorized
+from kubelite.errors import Forbidden, KubeliteError, NotFound, Unauthorized
 
 log = logging.getLogger(__name__)
 STREAM_CREATION_TIMEOUT = 30.0
@@ -187,7 +187,10 @@ class StreamingServer:
 
     def _find(self, req: web.Request, container: bool = True) -> ContainerRef:
         m = req.match_info
-        return self.pods.find(m["ns"], m["pod"], m["container"] if container else None)
+        ref = self.pods.find(m["ns"], m["pod"], m["container"] if container else None)
+        if container and ref.record is None:
+            raise NotFound(f'container "{m["container"]}" in pod "{m["pod"]}" has not started yet')
+        return ref
 
     async def healthz(self, req: web.Request) -> web.Response:
         return web.Response(text="ok")
@@ -195,6 +198,8 @@ class StreamingServer:
     async def logs(self, req: web.Request) -> web.StreamResponse:
         opts = parse_options(req.query)
         ref = self._find(req)
+        record = ref.record
+        assert record is not None  # _find saw to it
         path = ref.log_path
         if opts.previous:
             if not ref.previous_log_path:
@@ -207,7 +212,7 @@ class StreamingServer:
             # A client that has gone away ends a follow too, even if the container logs nothing more.
             if req.transport is None or req.transport.is_closing():
                 return False
-            return ref.engine.view(ref.record).status == "running"
+            return ref.engine.view(record).status == "running"
 
         resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
         await resp.prepare(req)
