@@ -60,9 +60,9 @@ class Rig:
         return r.stdout
 
 
-def _run(engine: Engine, name: str, script: str, interactive: bool = False) -> str:
+def _run(engine: Engine, name: str, script: str, interactive: bool = False, tty: bool = False) -> str:
     rec, _ = engine.run(RunOptions(image="busybox", command=["sh", "-c", script], name=name, detach=True,
-                                   interactive=interactive))
+                                   interactive=interactive, tty=tty))
     return rec.id
 
 
@@ -82,14 +82,15 @@ def start(base: Path) -> Rig:
     names: list[str] = []
     try:
         for name, script, interactive in (("web", WEB, False), ("short", SHORT, False), ("ask", ASK, True),
-                                          ("tick", TICK, False)):
-            _run(engine, f"t-{name}", script, interactive)
+                                          ("tick", TICK, False), ("term", "exec sh", True)):
+            _run(engine, f"t-{name}", script, interactive, tty=name == "term")
             names.append(f"t-{name}")
         engine.wait_exit(engine.find("t-short"), 30)
         pods = StaticPods(engine, {
             ("default", "app"): StaticPod({"main": "t-web", "short": "t-short", "tick": "t-tick"},
                                                 _netns(engine, "t-web")),
             ("default", "ask"): StaticPod({"main": "t-ask"}, _netns(engine, "t-ask")),
+            ("default", "term"): StaticPod({"main": "t-term"}, _netns(engine, "t-term")),
         })
         cluster = start_cluster(base / "api")
     except BaseException:
@@ -116,14 +117,16 @@ def _register(rig: Rig) -> None:
     status = {"status": {"addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
                          "daemonEndpoints": {"kubeletEndpoint": {"Port": rig.server.port}}}}
     rig.ok("patch", "node", NODE, "--subresource=status", "--type=merge", "-p", json.dumps(status))
-    for name, containers in (("app", ["main", "short", "tick"]), ("ask", ["main"])):
+    for name, containers in (("app", ["main", "short", "tick"]), ("ask", ["main"]), ("term", ["main"])):
         pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
-               "spec": {"nodeName": NODE, "containers": [{"name": c, "image": "busybox", "stdin": name == "ask"}
-                                                         for c in containers]}}
+               "spec": {"nodeName": NODE, "containers": [{"name": c, "image": "busybox", "stdin": name != "app",
+                                                          "tty": name == "term"} for c in containers]}}
         rig.ok("create", "-f", "-", input=json.dumps(pod))
         # kubectl port-forward refuses a pod that is not Running; no agent runs here to say so.
         rig.ok("patch", "pod", name, "--subresource=status", "--type=merge", "-p",
-               json.dumps({"status": {"phase": "Running"}}))
+               json.dumps({"status": {"phase": "Running", "containerStatuses": [
+                   {"name": c, "ready": True, "restartCount": 0, "image": "busybox", "imageID": "",
+                    "state": {"running": {}}} for c in containers]}}))
     # Pods the API server cannot reach: not scheduled, on a node that never reported its agent's endpoint,
     # and on a node whose agent does not answer.
     closed_port = free_port()

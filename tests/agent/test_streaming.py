@@ -292,3 +292,27 @@ def test_exec_command_that_stops_reading_stdin(rig: Rig, env: dict[str, str]) ->
     r = rig.kubectl("exec", "-i", "app", "-c", "main", "--", "sh", "-c", "head -1; exit 9", input=data, env=env,
                     timeout=120)
     assert (r.returncode, r.stdout) == (9, "first\n"), r.stderr
+
+
+@PROTOCOLS
+def test_attach_interactive_terminal(rig: Rig, env: dict[str, str]) -> None:
+    """``kubectl attach -it`` to a container with a terminal: typing reaches its shell, its size follows
+    kubectl's terminal."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 27 + len(env), 93, 0, 0))
+    proc = subprocess.Popen([*rig.cluster.argv, "attach", "-it", "term", "-c", "main"],
+                            stdin=slave, stdout=slave, stderr=slave, env={**os.environ, **env},
+                            start_new_session=True)
+    os.close(slave)
+    out = b""
+    try:
+        os.write(master, b"\nstty size; echo attached-$((6*7))\n")
+        while b"attached-42" not in out:
+            ready, _, _ = select.select([master], [], [], 30)
+            assert ready, f"no output from kubectl attach -it: {out!r}"
+            out += os.read(master, 4096)
+        assert f"{27 + len(env)} 93".encode() in out, out
+    finally:
+        proc.kill()
+        proc.wait()
+        os.close(master)
