@@ -158,7 +158,8 @@ def _hostport(host: str, port: int) -> str:
 
 def _errno_text(e: OSError) -> str:
     # Go's errno strings are lower case ("connection refused"), Python's capitalised.
-    text = e.strerror or (os.strerror(e.errno) if e.errno else str(e))
+    # asyncio's own strerror ("Connect call failed ...") says less than the errno does.
+    text = os.strerror(e.errno) if e.errno else (e.strerror or str(e))
     return text[:1].lower() + text[1:]
 
 
