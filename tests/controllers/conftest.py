@@ -10,8 +10,9 @@ garbage collector, Jobs, DaemonSets...):
   module attributes: ``CONTROLLERS = {"replicaset", "deployment"}`` (default:
   every registered controller) and ``CONTROLLER_OPTIONS = ControllerOptions(...)``.
   The server stores in SQLite, or in the session's etcd when
-  ``KUBELITE_CONTROLLER_TESTS_DATASTORE=etcd``. It runs no controllers of its
-  own (``KUBELITE_CONTROLLERS=-*``), so the in-process ones are the only ones acting.
+  ``KUBELITE_CONTROLLER_TESTS_DATASTORE=etcd``. It runs no controllers and no
+  scheduler of its own (``--controllers= --no-scheduler``), so the in-process
+  controllers are the only ones acting.
 - ``ns`` (function scope) is a fresh namespace per test, so tests of one module
   share the server without seeing each other's objects.
 - No node agent runs: :meth:`ControllerHarness.make_ready` stands in for the
@@ -41,7 +42,7 @@ import pytest
 
 from kubelite.api.client import APIClient, resource_path
 from kubelite.api.informer import Informer
-from kubelite.controllers.manager import ENV, start_controllers
+from kubelite.controllers.manager import start_controllers
 from kubelite.controllers.options import ControllerOptions
 from kubelite.errors import KubeliteError
 from tests.api.conftest import Cluster, datastore_url, start_cluster, stop_cluster
@@ -170,17 +171,10 @@ def controllers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     only: set[str] | None = getattr(request.module, "CONTROLLERS", None)
     options: ControllerOptions | None = getattr(request.module, "CONTROLLER_OPTIONS", None)
     data: Path = tmp_path_factory.mktemp("controllers") / "data"
-    saved = os.environ.get(ENV)
-    os.environ[ENV] = "-*"  # the server's own controllers would race ours
-    try:
-        driver = os.environ.get(DATASTORE_ENV, "sqlite")
-        extra = () if driver == "sqlite" else ("--datastore", datastore_url(driver, data, request))
-        cluster = start_cluster(data, extra)
-    finally:
-        if saved is None:
-            os.environ.pop(ENV)
-        else:
-            os.environ[ENV] = saved
+    driver = os.environ.get(DATASTORE_ENV, "sqlite")
+    extra = () if driver == "sqlite" else ("--datastore", datastore_url(driver, data, request))
+    # The server's own controllers and scheduler would race the ones under test.
+    cluster = start_cluster(data, ("--controllers=", "--no-scheduler", *extra))
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="controllers", daemon=True)
     thread.start()
