@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -44,7 +43,6 @@ from kubelite.scheduler.registry import DEFAULT_PROFILE, ProfileConfig, build_pr
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
-ENV = "KUBELITE_SCHEDULER"
 TERMINAL = ("Succeeded", "Failed")
 
 
@@ -274,13 +272,7 @@ async def start_scheduler(client: APIClient, *, name: str = "default-scheduler",
     ``name`` is the scheduler name of the default profile (pods choose it by
     ``spec.schedulerName``); ``gate`` is awaited before the first cycle
     (leader election); ``profiles`` replaces the default profile altogether.
-    ``KUBELITE_SCHEDULER=off`` in the environment makes this a no-op (tests and
-    benchmarks that run their own scheduler beside a ``kubelite server``).
     """
-    if os.environ.get(ENV, "").lower() in ("0", "off", "false", "no"):
-        async def nothing() -> None:
-            return None
-        return nothing
     cfgs = profiles or [dataclasses.replace(DEFAULT_PROFILE, scheduler_name=name)]
     s = Scheduler(client, cfgs, gate=gate)
     await s.start()

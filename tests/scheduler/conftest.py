@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import os
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -90,17 +89,7 @@ class SchedulerHarness:
 @pytest.fixture(scope="module")
 def sched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SchedulerHarness]:
     data: Path = tmp_path_factory.mktemp("scheduler") / "data"
-    # the server's own scheduler and node lifecycle controller (simulated nodes renew no Lease) would race ours
-    saved = {k: os.environ.get(k) for k in ("KUBELITE_SCHEDULER", "KUBELITE_CONTROLLERS")}
-    os.environ.update(KUBELITE_SCHEDULER="off", KUBELITE_CONTROLLERS="-*")
-    try:
-        cluster = start_cluster(data)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k)
-            else:
-                os.environ[k] = v
+    cluster = start_cluster(data)  # the API server alone: this scheduler is the only one
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="scheduler", daemon=True)
     thread.start()
