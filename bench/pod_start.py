@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import statistics
 import subprocess
@@ -104,9 +105,36 @@ def pss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_s(pid: int) -> float:
+    """CPU time of a process and of its children it has waited for (utime, stime, cutime, cstime)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def node_cpu_s(c: NodeCluster) -> float:
+    """CPU of the node's own processes: `kubelite up` (its API server too), its helpers, the shims."""
+    return cpu_s(c.proc.pid) + sum(cpu_s(p) for p in {*children(c.proc.pid), *shim_pids(c)})
+
+
 def shim_pids(c: NodeCluster) -> list[int]:
-    out = subprocess.run(["pgrep", "-f", str(c.base / "data")], capture_output=True, text=True).stdout.split()
-    return [int(p) for p in out if int(p) != c.proc.pid]
+    """The supervisors: processes named kubelite-shim among those whose command line names the cluster's dirs."""
+    out = subprocess.run(["pgrep", "-f", str(c.base)], capture_output=True, text=True).stdout.split()
+    pids = []
+    for p in out:
+        try:
+            if Path(f"/proc/{p}/comm").read_text().strip() == "kubelite-shim":
+                pids.append(int(p))
+        except OSError:
+            continue
+    return pids
+
+
+def children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [int(p) for p in out]
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -128,16 +156,24 @@ async def run(c: NodeCluster, single: int, burst: int) -> None:
         while (await client.list(PODS, labelSelector="bench=start"))["items"]:
             await asyncio.sleep(0.2)
         rss0 = rss_kib(c.proc.pid)
+        cpu0 = node_cpu_s(c)
         lat = await measure(client, [f"burst-{i}" for i in range(burst)], True)
+        cpu1 = node_cpu_s(c)
         print(f"burst of {burst}: p50 {statistics.median(lat) * 1000:.0f} ms, p99 {pct(lat, 0.99) * 1000:.0f} ms, "
-              f"last {max(lat) * 1000:.0f} ms")
-        await asyncio.sleep(2)
+              f"last {max(lat) * 1000:.0f} ms; node CPU {(cpu1 - cpu0) / burst * 1000:.0f} ms per pod "
+              f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+        await asyncio.sleep(10)
+        cpu2 = node_cpu_s(c)
+        print(f"idle with {burst} pods running: node CPU {(cpu2 - cpu1) / 10 * 1000:.0f} ms per second")
         rss1 = rss_kib(c.proc.pid)
         shims = shim_pids(c)
         shim_pss = sum(pss_kib(p) for p in shims)
+        helpers = [p for p in children(c.proc.pid) if p not in shims]
+        helper_pss = sum(pss_kib(p) for p in helpers)
         print(f"agent process RSS: {rss0 / 1024:.1f} MiB idle -> {rss1 / 1024:.1f} MiB with {burst} pods = "
               f"{(rss1 - rss0) / burst / 1024:.2f} MiB per pod; supervisors: {len(shims)} processes, "
-              f"PSS {shim_pss / len(shims) / 1024 if shims else 0:.2f} MiB each")
+              f"PSS {shim_pss / len(shims) / 1024 if shims else 0:.2f} MiB each; helper processes of the agent "
+              f"(the shims' zygote): {len(helpers)}, PSS {helper_pss / 1024:.1f} MiB")
     finally:
         await client.close()
 

@@ -8,16 +8,31 @@ agent keeps no state of its own: after a restart it finds its pods' containers
 by their labels and carries on (re-adoption), and ``kubelite ps`` shows them as
 ``docker ps`` shows a kubelet's.
 
-The engine's calls block (forks, mounts): they run in threads. Creates go
-through one small pool: forking while many other threads fork is where a
-Python process spends its time in page-table copies, not in parallel work.
+The engine's calls block (mounts, the supervisor's report): they run in
+threads. The supervisors (shims) are not forks of the agent: a zygote
+(:mod:`kubelite.runtime.zygote`), started with the runtime, forks them from a
+small interpreter that holds only the runtime layer, so a shim costs a few
+MiB instead of a copy of the agent's heap, and the agent never forks while
+its other threads and its event loop run. Creates go through a small pool:
+what is left of a create in the agent (snapshot, mounts, spec) holds the GIL.
+
+Exits are events, not something to poll for: :meth:`PodRuntime.watch_exit`
+opens a pidfd on the container's shim (which writes ``exit.json`` and then
+exits) and has the event loop call back when it becomes readable, so a pod
+worker with every container watched can resync rarely.
+
+Listing a pod's containers is in memory: the engine keeps the records it has
+read (they never change) and only lists the directory, so the workers' resyncs
+cost one ``getdents`` and the reads of their own containers' state.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +43,7 @@ from kubelite.containers.engine import ContainerRecord, ContainerView, Engine
 from kubelite.containers.specgen import RunOptions
 from kubelite.errors import KubeliteError, NotFound
 from kubelite.runtime.container import parse_signal
+from kubelite.runtime.zygote import Zygote
 
 POD_UID = "io.kubernetes.pod.uid"
 POD_NAME = "io.kubernetes.pod.name"
@@ -108,9 +124,16 @@ class PodRuntime:
         self.engine = engine
         self.sandboxes = SandboxManager(sandbox_root)
         self._create_pool = ThreadPoolExecutor(create_threads, thread_name_prefix="pod-create")
+        self.zygote = Zygote(tag=str(engine.runtime.store.root))
+        self.zygote.start()
+        engine.shim_starter = self.zygote.start_shim
+        self._exit_watches: dict[str, tuple[int, asyncio.AbstractEventLoop, list[Callable[[], None]]]] = {}
 
     def close(self) -> None:
+        for cid in list(self._exit_watches):
+            self._unwatch(cid)
         self._create_pool.shutdown(wait=True)
+        self.zygote.close()
 
     # --- reading ---------------------------------------------------------------------------------------
 
@@ -129,6 +152,51 @@ class PodRuntime:
 
     def refresh(self, info: ContainerInfo) -> ContainerInfo:
         return ContainerInfo(info.record, self.engine.view(info.record))
+
+    def watch_exit(self, info: ContainerInfo, on_exit: Callable[[], None]) -> bool:
+        """Have the running event loop call ``on_exit`` once when the container has exited (its exit
+        recorded). True when watched (or already exited: then ``on_exit`` is scheduled at once); False
+        when it cannot be watched and the caller must poll. Called from the event loop's thread."""
+        loop = asyncio.get_running_loop()
+        watch = self._exit_watches.get(info.id)
+        if watch is not None:
+            if on_exit not in watch[2]:
+                watch[2].append(on_exit)
+            return True
+        st = info.view.state
+        if not info.running or st is None or st.shim_pid <= 0:
+            return False
+        try:
+            fd = os.pidfd_open(st.shim_pid)
+        except OSError:
+            fd = -1
+        # The shim writes the exit before it exits, so if the pid was another process's by the time we
+        # opened it, the record already says exited: checked after the open, not before.
+        if not self.refresh(info).running:
+            if fd >= 0:
+                os.close(fd)
+            loop.call_soon(on_exit)
+            return True
+        if fd < 0:
+            return False
+        self._exit_watches[info.id] = (fd, loop, [on_exit])
+        loop.add_reader(fd, self._exited, info.id)
+        return True
+
+    def _exited(self, cid: str) -> None:
+        callbacks = self._unwatch(cid)
+        for cb in callbacks:
+            cb()
+
+    def _unwatch(self, cid: str) -> list[Callable[[], None]]:
+        watch = self._exit_watches.pop(cid, None)
+        if watch is None:
+            return []
+        fd, loop, callbacks = watch
+        if not loop.is_closed():
+            loop.remove_reader(fd)
+        os.close(fd)
+        return callbacks
 
     # --- changing ---------------------------------------------------------------------------------------
 

@@ -8,9 +8,10 @@ publish the status computed from what is there. Nothing is remembered that the
 runtime's records cannot give back, so a worker started by a restarted agent
 picks up running containers as they are (re-adoption) instead of restarting them.
 
-A pass runs when the pod changes, when a container's state may have changed
-(a short resync while containers run, since exits are only recorded on disk by
-the shims), when a probe result changes, and when a back-off expires.
+A pass runs when the pod changes, when a container exits (its shim's pidfd,
+see :meth:`PodRuntime.watch_exit`; a short resync instead where that cannot be
+watched), when a probe result changes, when a back-off expires, and on a slow
+resync (the volume refresh, a safety net).
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RESYNC = 1.0
+RESYNC = 1.0  # while something can change unseen (a container whose exit cannot be watched)
+IDLE_RESYNC = 10.0  # when exits wake the worker: a safety net, and the volume refresh (at most this often)
 
 
 def now_rfc3339() -> str:
@@ -103,12 +105,19 @@ class PodWorker:
             except Exception:
                 log.exception("pod %s: sync failed", self.key)
                 self.wake_in(2.0)
-            timeout = RESYNC
+            timeout = RESYNC if not self._exits_watched() else min(IDLE_RESYNC, max(RESYNC, self.agent.volume_refresh))
             if self._next is not None:
                 timeout = max(0.01, min(timeout, self._next - time.monotonic()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
         self.agent.worker_done(self)
+
+    def _exits_watched(self) -> bool:
+        """Whether every running container's exit will wake this worker (else it polls every RESYNC)."""
+        for f in self.facts.containers.values():
+            if f.latest is not None and f.latest.running and not self.agent.runtime.watch_exit(f.latest, self.wake):
+                return False
+        return True
 
     # --- one pass ---------------------------------------------------------------------------------------
 

@@ -7,6 +7,14 @@ record of a container is a directory under DATA_ROOT/containers/ID (options,
 spec, log); the live part (process, exit status) is the runtime's state. Names
 are reserved by an atomic symlink under DATA_ROOT/names, so two concurrent
 `run --name x` cannot both win.
+
+A record's ``meta.json`` is written once and never changed, so the engine
+keeps the records it has read in memory and a listing of the directory (one
+``getdents``) is all it takes to see what other processes created or removed:
+a node agent asks for its containers many times a second and must not re-read
+every record each time. The shim is started through ``shim_starter``, which a
+long-lived caller may point at a helper process (the agent's zygote) so that
+supervisors are not forks of the caller itself.
 """
 
 from __future__ import annotations
@@ -16,7 +24,9 @@ import os
 import secrets
 import shutil
 import signal
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -68,6 +78,10 @@ class Engine:
         self.runtime = Runtime(state or state_root() / "containers")
         self.cdir = self.root / "containers"
         self.names = self.root / "names"
+        self._cache: dict[str, ContainerRecord] = {}
+        self._cache_lock = threading.Lock()  # the agent lists from several threads at once
+        # Who forks the supervisor: this process by default (the CLI), a zygote for a node agent.
+        self.shim_starter: Callable[[Runtime, ShimOptions], ContainerState] = start_shim
 
     # -- records ---------------------------------------------------------------------------------
     def _load(self, cid: str) -> ContainerRecord:
@@ -79,14 +93,21 @@ class Engine:
         return ContainerRecord(dir=d, **data)
 
     def records(self) -> list[ContainerRecord]:
-        if not self.cdir.is_dir():
-            return []
-        out = []
-        for d in self.cdir.iterdir():
-            try:
-                out.append(self._load(d.name))
-            except NotFound:
-                continue
+        try:
+            ids = os.listdir(self.cdir)
+        except FileNotFoundError:
+            ids = []
+        with self._cache_lock:
+            cache = self._cache
+            for gone in cache.keys() - set(ids):
+                del cache[gone]
+            for cid in ids:
+                if cid not in cache:
+                    try:
+                        cache[cid] = self._load(cid)
+                    except NotFound:  # being created (no meta.json yet) or removed
+                        continue
+            out = list(cache.values())
         return sorted(out, key=lambda r: r.created, reverse=True)
 
     def find(self, ref: str) -> ContainerRecord:
@@ -173,7 +194,7 @@ class Engine:
         spec = json.loads((rec.dir / "config.json").read_text())
         on_exit = self._remove_after_exit if opts.get("rm") else None
         try:
-            return start_shim(self.runtime, ShimOptions(
+            return self.shim_starter(self.runtime, ShimOptions(
                 cid=rec.id, bundle=rec.dir, spec=spec, log_path=rec.log_path, stdin=bool(opts.get("interactive")),
                 wait_attach=wait_attach, annotations={"kubelite.name": rec.name}, on_exit=on_exit))
         except BaseException:

@@ -25,7 +25,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from kubelite.errors import KubeliteError, SystemFailure
 from kubelite.runtime import attach as af
@@ -56,15 +56,7 @@ def start_shim(runtime: Runtime, opts: ShimOptions) -> ContainerState:
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child
         os.close(r)
-        try:
-            os.setsid()
-            if os.fork():
-                os._exit(0)
-            _detach_from_caller(w)
-            _Shim(runtime, opts, w).run()
-        except BaseException:  # noqa: BLE001
-            os._exit(1)
-        os._exit(0)
+        become_shim(runtime, opts, w)
     os.close(w)
     os.waitpid(pid, 0)
     # One line, not until EOF: the container's processes hold copies of the pipe until they exec.
@@ -77,6 +69,23 @@ def start_shim(runtime: Runtime, opts: ShimOptions) -> ContainerState:
     if "error" in msg:
         raise ERROR_CLASSES.get(msg.get("kind", ""), SystemFailure)(msg["error"])
     return runtime.load(opts.cid)
+
+
+def become_shim(runtime: Runtime, opts: ShimOptions, ready_fd: int) -> NoReturn:
+    """In a freshly forked child: start a new session, fork the shim from it and exit.
+
+    The shim reports ``{"ok": true}`` or ``{"error": ..., "kind": ...}`` as one line on ``ready_fd``
+    (a pipe or a socket, whatever the caller reads). Shared by :func:`start_shim` and the zygote.
+    """
+    try:
+        os.setsid()
+        if os.fork():
+            os._exit(0)
+        _detach_from_caller(ready_fd)
+        _Shim(runtime, opts, ready_fd).run()
+    except BaseException:  # noqa: BLE001
+        os._exit(1)
+    os._exit(0)
 
 
 def _detach_from_caller(keep: int) -> None:
