@@ -6,7 +6,9 @@ is its own small one with the same behaviour: recording never blocks a cycle
 reason and message) patch the first Event's ``count`` and ``lastTimestamp``
 instead of creating new objects, as client-go's correlator does, so a pod
 retried every few seconds does not flood the store. The aggregation memory is
-bounded (oldest entries dropped). Write failures are dropped: events are
+bounded (oldest entries dropped). Bindings come first: while ``busy()`` says
+the scheduler has many bindings in flight, the writers wait (events trail a
+burst instead of halving its binding rate on a loaded API server). Write failures are dropped: events are
 best-effort in Kubernetes too.
 """
 
@@ -18,6 +20,7 @@ import logging
 import socket
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,8 +37,9 @@ def now_rfc3339() -> str:
 
 
 class Recorder:
-    def __init__(self, client: APIClient, component: str) -> None:
+    def __init__(self, client: APIClient, component: str, busy: Callable[[], bool] | None = None) -> None:
         self.client = client
+        self.busy = busy or (lambda: False)
         self.component = component
         self.instance = f"{component}-{socket.gethostname()}"
         self._queue: asyncio.Queue[tuple[Obj, str, str, str]] = asyncio.Queue()
@@ -68,6 +72,8 @@ class Recorder:
     async def _run(self) -> None:
         while True:
             ref, type_, reason, message = await self._queue.get()
+            while self.busy():
+                await asyncio.sleep(0.05)
             try:
                 await self._write(ref, type_, reason, message)
             except KubeliteError as e:

@@ -43,6 +43,7 @@ from kubelite.scheduler.registry import DEFAULT_PROFILE, ProfileConfig, build_pr
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
+BUSY_BINDINGS = 16
 TERMINAL = ("Succeeded", "Failed")
 
 
@@ -70,7 +71,9 @@ class Scheduler:
             self.profiles[cfg.scheduler_name] = build_profile(cfg, self.cache, client)
         first = next(iter(self.profiles.values()))
         self.queue = q.SchedulingQueue(first.queue_sort.sort_key)
-        self.recorder = Recorder(client, first.scheduler_name)
+        self.binding = 0  # bindings in flight
+        self.assumed = 0  # pods a cycle placed (bound or not yet)
+        self.recorder = Recorder(client, first.scheduler_name, busy=lambda: self.binding > BUSY_BINDINGS)
         self.gate = gate
         self.record_scheduled_events = record_scheduled_events
         self.nodes = Informer(client, "/api/v1/nodes", name="scheduler nodes")
@@ -191,14 +194,19 @@ class Scheduler:
                 self.queue.requeue(qp, {st.plugin}, error=True)
                 return
         self.queue.done(key)
+        self.assumed += 1
         self._spawn(self._bind(profile, res.state, qp, api, res.node))
 
     async def _bind(self, profile: Profile, state: CycleState, qp: q.QueuedPod, pi: PodInfo, node: str) -> None:
         err = None
-        for b in profile.bind:  # the first binder that answers decides
-            err = await b.bind(state, pi, node)
-            if err is None or err.code != Code.SKIP:
-                break
+        self.binding += 1
+        try:
+            for b in profile.bind:  # the first binder that answers decides
+                err = await b.bind(state, pi, node)
+                if err is None or err.code != Code.SKIP:
+                    break
+        finally:
+            self.binding -= 1
         if err is None:
             self.scheduled += 1
             if self.record_scheduled_events:
