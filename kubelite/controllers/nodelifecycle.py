@@ -46,6 +46,7 @@ NOT_READY, UNREACHABLE = "node.kubernetes.io/not-ready", "node.kubernetes.io/unr
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 NODE_INDEX = "node-lifecycle/nodeName"
 UNKNOWN_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
+EVICTED_MEMORY = 600.0  # seconds an eviction is remembered; the informer shows the deletion long before
 
 
 def now_rfc3339() -> str:
@@ -102,6 +103,9 @@ class NodeLifecycleController(Controller):
         self.leases.add_handler(self._on_lease)
         self.pods.add_handler(self._on_pod)
         self._monitor: asyncio.Task[None] | None = None
+        # uids of pods evicted lately: the cache may still show one undeleted for a moment, and a second
+        # eviction would write to a pod that is already going
+        self._evicted: dict[str, float] = {}
 
     async def start(self) -> None:
         await super().start()
@@ -196,7 +200,8 @@ class NodeLifecycleController(Controller):
 
     async def _mark_pod_not_ready(self, pod: Obj) -> None:
         conds = (pod.get("status") or {}).get("conditions") or []
-        if not any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds):
+        if pod["metadata"].get("deletionTimestamp") or \
+                not any(c.get("type") == "Ready" and c.get("status") == "True" for c in conds):
             return
         now = now_rfc3339()
         new = [{**c, "status": "False", "lastTransitionTime": now} if c.get("type") == "Ready" else c for c in conds]
@@ -244,13 +249,23 @@ class NodeLifecycleController(Controller):
             self.enqueue_after(f"pod:{key}", wait + 0.05)
             return
         md = pod["metadata"]
+        now = time.monotonic()
+        if md["uid"] in self._evicted:
+            return
+        self._evicted = {u: t for u, t in self._evicted.items() if now - t < EVICTED_MEMORY}
+        self._evicted[md["uid"]] = now
         self.recorder.event(pod, NORMAL, "TaintManagerEviction", f"Marking for deletion Pod {key}")
         # kube 1.32 marks why the pod goes (PodDisruptionConditions) before deleting it
         conds = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") != "DisruptionTarget"]
         conds.append({"type": "DisruptionTarget", "status": "True", "reason": "DeletionByTaintManager",
                       "message": "Taint manager: deleting due to NoExecute taint", "lastTransitionTime": now_rfc3339()})
-        with contextlib.suppress(NotFound):
+        try:
             await self.client.patch(resource_path("v1", "pods", md["namespace"], md["name"], "status"),
                                     {"status": {"conditions": conds}})
             await self.client.delete(resource_path("v1", "pods", md["namespace"], md["name"]),
                                      {"preconditions": {"uid": md["uid"]}})
+        except NotFound:
+            pass
+        except BaseException:
+            self._evicted.pop(md["uid"], None)  # not done: the retry must try again
+            raise
