@@ -194,8 +194,8 @@ class GarbageCollector(Controller):
     async def _orphan_dependents(self, node: Node) -> None:
         for d in list(self.dependents.get(node.uid, set())):
             dep = self.graph.get(d)
-            if dep is None:
-                continue
+            if dep is None or (dep.deleting and not dep.finalizers):
+                continue  # gone or going (a write to a gracefully terminating pod would cut its grace short)
             refs = [r for r in dep.owners if str(r.get("uid")) != node.uid]
             try:
                 await self.client.patch(dep.path(), {"metadata": {"ownerReferences": refs or None,
