@@ -57,15 +57,25 @@ async def exec_in_container(engine: Engine, record: ContainerRecord, argv: list[
     process = rexec.merge_process(st.process, list(argv), terminal=False)
     r, w = os.pipe()
     null = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+
+    def spawned(f: asyncio.Future[tuple[int, int | None]]) -> None:
+        # The forking thread is done with the child's ends of the pipe whatever happened.
+        os.close(w)
+        os.close(null)
+
+    starting = asyncio.ensure_future(asyncio.to_thread(
+        rexec.spawn, st, process, engine.runtime.cgroup(st), (null, w, w), compiled_seccomp(st.seccomp)))
+    starting.add_done_callback(spawned)
     try:
-        pid, _ = await asyncio.to_thread(rexec.spawn, st, process, engine.runtime.cgroup(st), (null, w, w),
-                                         compiled_seccomp(st.seccomp))
+        pid, _ = await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        # A fork cannot be called back: let it finish, then kill and reap what it started.
+        starting.add_done_callback(_abandon)
+        os.close(r)
+        raise
     except BaseException:
         os.close(r)
         raise
-    finally:
-        os.close(w)
-        os.close(null)
     os.set_blocking(r, False)
     out = bytearray()
 
@@ -97,6 +107,16 @@ async def exec_in_container(engine: Engine, record: ContainerRecord, argv: list[
         with contextlib.suppress(asyncio.CancelledError):
             await reader
         os.close(r)
+
+
+def _abandon(f: asyncio.Future[tuple[int, int | None]]) -> None:
+    """Kill and reap a command whose caller went away while it was being started."""
+    if f.cancelled() or f.exception() is not None:
+        return
+    pid = f.result()[0]
+    _kill(pid)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
 
 
 def _kill(middle: int) -> None:

@@ -120,7 +120,9 @@ class ProbeWorker:
         delay = self.started_at + float(self.probe["initialDelaySeconds"]) - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
+        loop = asyncio.get_running_loop()
         while True:
+            began = loop.time()
             try:
                 go_on = await self.check_once()
             except asyncio.CancelledError:
@@ -130,7 +132,8 @@ class ProbeWorker:
                 go_on = True
             if not go_on:
                 return
-            await asyncio.sleep(period)
+            # A ticker, as the kubelet's: checks start on period boundaries; one that overran skips a tick.
+            await asyncio.sleep(period - (loop.time() - began) % period)
 
     async def check_once(self) -> bool:
         """One round of the kubelet's doProbe; False when this worker is done."""
