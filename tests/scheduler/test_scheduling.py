@@ -125,3 +125,29 @@ def test_pods_for_another_scheduler_are_left_alone(sched: SchedulerHarness, ns: 
     p = sched.get_pod(ns, "theirs")
     assert not p["spec"].get("nodeName") and not (p.get("status") or {}).get("conditions")
 
+
+
+def test_a_second_profile_and_the_leader_gate(sched: SchedulerHarness, ns: str, nodes: Nodes) -> None:
+    """A scheduler for another name acts only after its gate opens (how a leader elector holds it back)."""
+    import asyncio
+
+    from kubelite.scheduler import Scheduler
+    from kubelite.scheduler.registry import ProfileConfig
+
+    nodes.add("g1")
+
+    async def start() -> tuple[Scheduler, asyncio.Event]:
+        gate = asyncio.Event()
+        s = Scheduler(sched.client, [ProfileConfig(scheduler_name="gated")], gate=gate.wait)
+        await s.start()
+        return s, gate
+
+    gated, gate = sched.run(start())
+    try:
+        sched.create_pod(pod("g", namespace=ns, schedulerName="gated"))
+        sched.wait_for(lambda: f"{ns}/g" in gated.queue.active, "the pod queued by the gated scheduler")
+        assert sched.bound(ns, "g") == "" and gated.assumed == 0  # queued, not scheduled: the gate is shut
+        sched.loop.call_soon_threadsafe(gate.set)
+        assert sched.wait_for(lambda: sched.bound(ns, "g"), "binding once the gate opened") == "g1"
+    finally:
+        sched.run(gated.stop())
