@@ -5,10 +5,11 @@ Binding is the scheduler's one write: it sets ``spec.nodeName`` (which a Pod
 update may never change) and the ``PodScheduled`` condition in one
 compare-and-swap on the pod, bypassing the Pod update strategy exactly as
 kube's ``BindingREST`` does; a pod already bound or being deleted is a 409.
-Eviction (``policy/v1``) deletes the pod with the Eviction's
-``deleteOptions`` through the ordinary delete path, so graceful deletion and
-preconditions apply; PodDisruptionBudgets will be checked here once they
-exist. Both answer ``201`` with a Success Status, as Kubernetes does.
+Eviction (``policy/v1``) first spends one disruption of the pod's
+PodDisruptionBudget (:mod:`kubelite.api.eviction`, which answers the 429 when
+none is left), then deletes the pod with the Eviction's ``deleteOptions``
+through the ordinary delete path, so graceful deletion and preconditions
+apply. Both answer ``201`` with a Success Status, as Kubernetes does.
 
 Review kinds (:mod:`kubelite.api.registry.reviews`) are answered from the
 request's user (``request[USER]``, set by the authentication middleware)
@@ -43,6 +44,8 @@ from kubelite.api.errors import (
     ResourceConflict,
     ResourceNotFound,
 )
+from kubelite.api.eviction import guard as pdb_guard
+from kubelite.api.eviction import mark_disruption_target
 from kubelite.api.meta import now_rfc3339
 from kubelite.api.registry import REGISTRY
 from kubelite.api.registry.base import Obj, Strategy
@@ -140,7 +143,14 @@ async def eviction(req: web.Request, storage: Storage, s: Strategy, ns: str, nam
         raise BadRequest("name in URL does not match name in Eviction object")
     options = ev.get("deleteOptions") if isinstance(ev.get("deleteOptions"), dict) else {}
     assert isinstance(options, dict)
-    await storage.delete(s, ns, name, options, _dry_run(req, options))
+    dry = _dry_run(req, options)
+    pod = await storage.get(s, ns, name)
+    refusal = await pdb_guard(storage, ns, pod, dry)
+    if refusal is not None:
+        return refusal
+    if not dry:
+        await mark_disruption_target(storage, ns, pod)
+    await storage.delete(s, ns, name, options, dry)
     return success()
 
 

@@ -10,17 +10,19 @@ from __future__ import annotations
 from kubelite.api.registry.apps import DaemonSet, Deployment, ReplicaSet, StatefulSet
 from kubelite.api.registry.base import Strategy
 from kubelite.api.registry.batch import CronJob, Job
+from kubelite.api.registry.controllerrevision import ControllerRevision
 from kubelite.api.registry.coordination import Lease
 from kubelite.api.registry.core import ConfigMap, Endpoints, Event, Namespace, Node, Secret, ServiceAccount
 from kubelite.api.registry.discovery import EndpointSlice
 from kubelite.api.registry.events import EventV1
 from kubelite.api.registry.pods import Pod, Service
+from kubelite.api.registry.policy import PodDisruptionBudget
 from kubelite.api.registry.reviews import REVIEWS
 
 KINDS: list[Strategy] = [
     Namespace(), ConfigMap(), Secret(), Pod(), Service(), ServiceAccount(), Node(), Event(), Endpoints(),
     Deployment(), ReplicaSet(), StatefulSet(), DaemonSet(), Job(), CronJob(), Lease(), EndpointSlice(), EventV1(),
-    *REVIEWS,
+    ControllerRevision(), PodDisruptionBudget(), *REVIEWS,
 ]
 
 
