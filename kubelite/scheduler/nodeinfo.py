@@ -180,8 +180,9 @@ class NodeInfo:
     free_cpu: int = 0
     free_memory: int = 0
     free_pods: int = 0
-    # resource scores of the last pod shape scored here: (generation, (cpu, memory), least, balanced)
-    score_memo: tuple[int, tuple[int, int], int, int] | None = None
+    # resource scores of the last pod shape scored here, dropped whenever the sums change:
+    # ((cpu, memory), least allocated, balanced allocation)
+    score_memo: tuple[tuple[int, int], int, int] | None = None
 
     def set_node(self, node: Obj) -> None:
         status, spec = node.get("status") or {}, node.get("spec") or {}
@@ -237,6 +238,7 @@ class NodeInfo:
         self._free()
 
     def _free(self) -> None:
+        self.score_memo = None
         self.free_cpu = self.alloc_cpu - self.req_cpu
         self.free_memory = self.alloc_memory - self.req_memory
         self.free_pods = self.alloc_pods - len(self.pods)

@@ -190,8 +190,9 @@ class Profile:
     def select_host(self, nodes: list[NodeInfo], totals: list[int]) -> NodeInfo:
         """The highest total; among equals, one at random."""
         best = max(totals)
-        ties = [i for i, s in enumerate(totals) if s == best]
-        return nodes[ties[0] if len(ties) == 1 else self.rng.choice(ties)]
+        if totals.count(best) == 1:
+            return nodes[totals.index(best)]
+        return nodes[self.rng.choice([i for i, s in enumerate(totals) if s == best])]
 
     # --- the cycle --------------------------------------------------------------------------------------
 

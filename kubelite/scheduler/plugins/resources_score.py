@@ -6,14 +6,28 @@ node with most free CPU and memory (equal weights), BalancedAllocation the
 node whose CPU and memory fractions stay closest after placing the pod. Both
 score a whole list of nodes in one call (``score_all``) instead of one method
 call per node: the same numbers, a tighter loop.
+
+Both scores of a node are computed together and remembered on the node with
+the pod's (cpu, memory); the node drops the memo whenever its sums change.
+While pods of one shape come (replicas of one workload), most nodes' scores
+are a lookup and a comparison instead of the arithmetic; a different pod shape
+or any change to the node recomputes. Within one cycle the second of the two
+plugins reuses the columns the first computed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from operator import attrgetter, itemgetter
+from typing import cast
+
 from kubelite.scheduler.framework import MAX_NODE_SCORE, CycleState
 from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo
 
-Memo = tuple[int, tuple[int, int], int, int]
+Memo = tuple[tuple[int, int], int, int]
+_memo = attrgetter("score_memo")
+_least: Callable[[Memo], int] = itemgetter(1)
+_balanced: Callable[[Memo], int] = itemgetter(2)
 
 
 def _scores(n: NodeInfo, shape: tuple[int, int]) -> Memo:
@@ -31,7 +45,7 @@ def _scores(n: NodeInfo, shape: tuple[int, int]) -> Memo:
     # the standard deviation of two fractions is half their distance
     d = fc - fm if fc > fm else fm - fc
     balanced = int((1 - d / 2) * MAX_NODE_SCORE)
-    memo = (n.generation, shape, least, balanced)
+    memo = (shape, least, balanced)
     n.score_memo = memo
     return memo
 
@@ -42,15 +56,13 @@ def _columns(state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> tuple[li
     if cached is not None and cached[0] is nodes:
         return cached[1], cached[2]
     shape = (pod.nz_cpu, pod.nz_memory)
-    least: list[int] = []
-    balanced: list[int] = []
-    add_l, add_b = least.append, balanced.append
-    for n in nodes:
-        m = n.score_memo
-        if m is None or m[0] != n.generation or m[1] != shape:
-            m = _scores(n, shape)
-        add_l(m[2])
-        add_b(m[3])
+    memos: list[Memo | None] = list(map(_memo, nodes))
+    for i, m in enumerate(memos):
+        if m is None or m[0] != shape:
+            memos[i] = _scores(nodes[i], shape)
+    filled = cast(list[Memo], memos)
+    least = list(map(_least, filled))
+    balanced = list(map(_balanced, filled))
     state.data[_KEY] = (nodes, least, balanced)
     return least, balanced
 
