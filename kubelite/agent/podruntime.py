@@ -119,7 +119,7 @@ class ContainerInfo:
 class PodRuntime:
     """Containers and sandboxes of the pods of one node."""
 
-    def __init__(self, node: str, engine: Engine, sandbox_root: Path, create_threads: int = 2) -> None:
+    def __init__(self, node: str, engine: Engine, sandbox_root: Path, create_threads: int = 8) -> None:
         self.node = node
         self.engine = engine
         self.sandboxes = SandboxManager(sandbox_root)
