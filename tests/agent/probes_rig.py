@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
+import subprocess
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +97,16 @@ async def wait_tcp(target: ProbeTarget, port: int) -> None:
     raise AssertionError(f"nothing listens on port {port}")
 
 
+def tls_context(d: Path) -> ssl.SSLContext:
+    """A server context with a fresh self-signed certificate (made by openssl in ``d``)."""
+    key, cert = d / "tls.key", d / "tls.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=pod",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
 def silent_listener(netns: str, port: int) -> socket.socket:
     """A socket listening on 127.0.0.1:port in ``netns`` that never accepts: connections open (the kernel
     completes them) and requests are never answered."""
@@ -108,8 +120,8 @@ Handler = Callable[[str, dict[str, str]], tuple[int, dict[str, str], bytes]]
 
 
 @contextlib.asynccontextmanager
-async def http_server(netns: str, port: int, handler: Handler,
-                      seen: list[tuple[str, dict[str, str]]]) -> Any:
+async def http_server(netns: str, port: int, handler: Handler, seen: list[tuple[str, dict[str, str]]],
+                      tls: ssl.SSLContext | None = None) -> Any:
     """A small HTTP server listening on 127.0.0.1:port inside ``netns``, answering with ``handler(path, headers)``
     and recording each request; for what busybox httpd cannot do (redirects, header checks)."""
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -134,7 +146,7 @@ async def http_server(netns: str, port: int, handler: Handler,
     s.bind(("127.0.0.1", port))
     s.listen()
     s.setblocking(False)
-    server = await asyncio.start_server(serve, sock=s)
+    server = await asyncio.start_server(serve, sock=s, ssl=tls)
     try:
         yield server
     finally:

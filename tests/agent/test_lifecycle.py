@@ -112,6 +112,8 @@ def test_post_start_success_and_handlers(rig: PodRig) -> None:
     r = run(run_hook("PostStart", {"tcpSocket": {"port": 80}}, t))
     assert not r.ok and "not supported" in r.message
     assert not run(run_hook("PostStart", {}, ProbeTarget(rig.netns))).ok
+    assert "must be a number" in run(run_hook("PostStart", {"sleep": {"seconds": "1s"}}, t)).message
+    assert "no command" in run(run_hook("PostStart", {"exec": {"command": "true"}}, t)).message
     assert rig.status(rec) == "running"
 
 

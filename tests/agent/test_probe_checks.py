@@ -16,7 +16,7 @@ import pytest
 from kubelite.agent.probes.execsync import MAX_OUTPUT, exec_in_container
 from kubelite.agent.probes.prober import FAILURE, SUCCESS, UNKNOWN, USER_AGENT, ProbeTarget, run_probe
 from kubelite.errors import Conflict, Invalid
-from tests.agent.probes_rig import PodRig, http_server, pod_rig, run, silent_listener, wait_tcp
+from tests.agent.probes_rig import PodRig, http_server, pod_rig, run, silent_listener, tls_context, wait_tcp
 from tests.conftest import Env
 
 pytestmark = pytest.mark.root
@@ -142,3 +142,30 @@ def test_tcp_probe_open_and_closed_port(rig: PodRig) -> None:
     assert (r.result, r.message) == (UNKNOWN, "invalid port number: 70000")
     assert run(run_probe({}, t)).result == UNKNOWN
     assert os.path.exists(rig.netns)
+
+
+def test_https_probes_are_not_verified_and_tls_errors_are_failures(rig: PodRig, tmp_path: Path) -> None:
+    rec = rig.run("c", "sleep 100000")
+    t = rig.target(rec)
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    async def scenario() -> None:
+        async with http_server(rig.netns, 9443, lambda p, h: (200, {}, b"secure"), seen, tls_context(tmp_path)):
+            r = await run_probe({"httpGet": {"path": "/", "port": 9443, "scheme": "HTTPS"}}, t)
+            assert (r.result, r.message) == (SUCCESS, "secure")
+        async with http_server(rig.netns, 9444, lambda p, h: (200, {}, b"plain"), seen):
+            r = await run_probe({"httpGet": {"path": "/", "port": 9444, "scheme": "HTTPS"}}, t)
+            assert r.result == FAILURE and r.message.startswith('Get "https://127.0.0.1:9444/": ')
+    run(scenario())
+    assert [p for p, _ in seen] == ["/"]  # the plain server never saw a request it could read
+
+
+def test_malformed_probes_are_errors_not_crashes(rig: PodRig) -> None:
+    rec = rig.run("c", "sleep 100000")
+    t = rig.target(rec)
+    for bad in ({"exec": {"command": "true"}}, {"exec": "true"}, {"httpGet": {"port": None}},
+                {"httpGet": {"port": 80, "scheme": "FTP"}}, {"tcpSocket": {"port": True}}, {"grpc": {"port": 1}}):
+        r = run(run_probe(bad, t))
+        assert r.result == UNKNOWN and r.message, bad
+    r = run(run_probe({"httpGet": {"port": 9445, "httpHeaders": "nope"}, "timeoutSeconds": "soon"}, t))
+    assert r.result == FAILURE and "connection refused" in r.message

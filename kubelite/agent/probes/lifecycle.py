@@ -29,9 +29,11 @@ from kubelite.agent.probes.prober import (
     DialError,
     HTTPGetError,
     ProbeTarget,
+    command_of,
     container_target,
     go_quote,
     handler_of,
+    headers_of,
     http_get,
     request_url,
     resolve_port,
@@ -74,8 +76,11 @@ async def run_hook(name: str, handler: dict[str, Any], target: ProbeTarget, *, p
             if kind == "httpGet":
                 return await _http_hook(handler["httpGet"], target, where)
             if kind == "sleep":
-                seconds = float((handler["sleep"] or {}).get("seconds", 0))
-                await asyncio.sleep(max(seconds, 0))
+                seconds = handler["sleep"].get("seconds", 0)
+                if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+                    return HookResult(False, f"{name} hook {where} failed - error: sleep seconds must be a "
+                                             f"number, not {seconds!r}")
+                await asyncio.sleep(max(float(seconds), 0))
                 return HookResult(True)
     except TimeoutError:
         return HookResult(False, f"{name} hook {where} did not complete in {timeout:g}s", timed_out=True)
@@ -86,7 +91,7 @@ async def run_hook(name: str, handler: dict[str, Any], target: ProbeTarget, *, p
 
 
 async def _exec_hook(action: dict[str, Any], target: ProbeTarget, where: str) -> HookResult:
-    argv = [str(a) for a in (action or {}).get("command") or []]
+    argv = command_of(action)
     shown = "[" + " ".join(argv) + "]"
     if not argv or target.exec is None:
         return HookResult(False, f"Exec lifecycle hook ({shown}) {where} failed - error: "
@@ -103,15 +108,14 @@ async def _exec_hook(action: dict[str, Any], target: ProbeTarget, where: str) ->
 
 
 async def _http_hook(action: dict[str, Any], target: ProbeTarget, where: str) -> HookResult:
-    path = str((action or {}).get("path") or "")
+    path = str(action.get("path") or "")
     scheme = str(action.get("scheme") or "HTTP").lower()
     try:
         port = resolve_port(action.get("port"), target.container)
     except ValueError as e:
         return HookResult(False, f"HTTP lifecycle hook ({path}) {where} failed - error: {e}")
     url = request_url(action, str(action.get("host") or "127.0.0.1"), port, scheme)
-    headers = {str(h["name"]): str(h.get("value", "")) for h in action.get("httpHeaders") or []
-               if isinstance(h, dict) and h.get("name")}
+    headers = headers_of(action)
     try:
         resp = await http_get(target.netns, url, headers)
     except (DialError, HTTPGetError) as e:

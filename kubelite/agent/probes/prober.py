@@ -85,8 +85,10 @@ def container_target(engine: Engine, record: ContainerRecord, container: dict[st
 
 def handler_of(action: dict[str, Any]) -> str | None:
     """Which handler a probe or hook has (exec, httpGet, tcpSocket, grpc, sleep), None when none."""
+    if not isinstance(action, dict):
+        return None
     for key in ("exec", "httpGet", "tcpSocket", "grpc", "sleep"):
-        if action.get(key) is not None:
+        if isinstance(action.get(key), dict):
             return key
     return None
 
@@ -114,6 +116,19 @@ async def run_probe(probe: dict[str, Any], target: ProbeTarget) -> ProbeResult:
     return ProbeResult(UNKNOWN, "missing probe handler")
 
 
+def command_of(action: dict[str, Any]) -> list[str]:
+    """An exec action's command; empty when it is missing or not a list."""
+    cmd = action.get("command")
+    return [str(a) for a in cmd] if isinstance(cmd, list) else []
+
+
+def headers_of(action: dict[str, Any]) -> dict[str, str]:
+    """An httpGet action's httpHeaders as a dict (entries without a name are skipped)."""
+    items = action.get("httpHeaders")
+    return {str(h["name"]): str(h.get("value", "")) for h in items if isinstance(h, dict) and h.get("name")} \
+        if isinstance(items, list) else {}
+
+
 def go_quote(s: str) -> str:
     """Go's %q for the strings we show (JSON's escaping is the same for everything but rare runes)."""
     return json.dumps(s, ensure_ascii=False)
@@ -121,9 +136,9 @@ def go_quote(s: str) -> str:
 
 async def exec_check(action: dict[str, Any], target: ProbeTarget, timeout: float | None) -> ProbeResult:
     """Exit code 0 is success; the output (at most 10 KiB) is the message either way."""
-    argv = [str(a) for a in (action.get("command") or [])]
+    argv = command_of(action)
     if not argv:
-        return ProbeResult(UNKNOWN, "exec probe has no command")
+        return ProbeResult(UNKNOWN, "exec probe has no command (a list of strings)")
     if target.exec is None:
         return ProbeResult(UNKNOWN, "exec probes are not possible for this container")
     try:
@@ -161,6 +176,18 @@ def _errno_text(e: OSError) -> str:
     # asyncio's own strerror ("Connect call failed ...") says less than the errno does.
     text = os.strerror(e.errno) if e.errno else (e.strerror or str(e))
     return text[:1].lower() + text[1:]
+
+
+def _io_text(e: BaseException) -> str:
+    if isinstance(e, ssl.SSLError):
+        return f"tls: {str(e.reason).lower().replace('_', ' ')}" if e.reason else f"tls: {e}"
+    if isinstance(e, EOFError):
+        return "unexpected EOF"
+    if isinstance(e, ValueError):
+        return "malformed HTTP response (a line too long)"
+    if isinstance(e, OSError) and e.errno:
+        return _errno_text(e)
+    return str(e) or type(e).__name__
 
 
 def dial_error(host: str, port: int, e: BaseException) -> str:
@@ -253,10 +280,7 @@ async def http_check(action: dict[str, Any], target: ProbeTarget, timeout: float
         port = resolve_port(action.get("port"), target.container)
     except ValueError as e:
         return ProbeResult(UNKNOWN, str(e))
-    headers: dict[str, str] = {}
-    for h in action.get("httpHeaders") or []:
-        if isinstance(h, dict) and h.get("name"):
-            headers[str(h["name"])] = str(h.get("value", ""))
+    headers = headers_of(action)
     lower = {k.lower() for k in headers}
     if "user-agent" not in lower:
         headers["User-Agent"] = USER_AGENT
@@ -306,6 +330,9 @@ async def http_get(netns: str, url: str, headers: dict[str, str]) -> _Response:
         ctx.verify_mode = ssl.CERT_NONE
     try:
         reader, writer = await asyncio.open_connection(sock=s, ssl=ctx, server_hostname=host if ctx else None)
+    except (OSError, ValueError, EOFError) as e:  # a TLS handshake with something that does not speak TLS
+        s.close()
+        raise HTTPGetError(_io_text(e)) from None
     except BaseException:
         s.close()
         raise
@@ -318,8 +345,8 @@ async def http_get(netns: str, url: str, headers: dict[str, str]) -> _Response:
         writer.write(head.encode("latin-1", errors="replace"))
         await writer.drain()
         return await _read_response(reader)
-    except (OSError, ssl.SSLError) as e:
-        raise HTTPGetError(_errno_text(e) if isinstance(e, OSError) and e.errno else str(e)) from None
+    except (OSError, ValueError, EOFError) as e:  # resets, TLS errors, a header line past the reader's limit
+        raise HTTPGetError(_io_text(e)) from None
     finally:
         writer.close()
         with contextlib.suppress(OSError, ssl.SSLError):
