@@ -27,15 +27,14 @@ error of its own, and the 500 is Kubernetes' deliberate answer, not a crash.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from kubelite.api.errors import ResourceConflict, ResourceForbidden, StatusError
 from kubelite.api.registry import REGISTRY
-from kubelite.api.registry.apps import selector_matches
 from kubelite.api.registry.base import Obj
+from kubelite.api.registry.policy import budget_selects, now, with_condition
 from kubelite.api.storage import Selection, Storage, decode, encode
 from kubelite.errors import Conflict, NotFound
 
@@ -43,10 +42,6 @@ VIOLATION = "Cannot evict pod as it would violate the pod's disruption budget."
 MORE_THAN_ONE = "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support."
 MAX_DISRUPTED_PODS = 2000  # kube's MaxDisruptedPodSize: a budget the controller does not keep up with stops
 CAS_RETRIES = 8
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def can_ignore_budget(pod: Obj) -> bool:
@@ -59,28 +54,9 @@ def is_ready(pod: Obj) -> bool:
                for c in (pod.get("status") or {}).get("conditions") or [] if isinstance(c, dict))
 
 
-def budget_selects(pdb: Obj, labels: dict[str, str]) -> bool:
-    selector = (pdb.get("spec") or {}).get("selector")
-    return isinstance(selector, dict) and selector_matches(selector, labels)
-
-
 def too_many_requests(pdb: Obj, cause: str) -> web.Response:
     details: dict[str, Any] = {"causes": [{"reason": "DisruptionBudget", "message": cause}]}
     return StatusError(429, "TooManyRequests", VIOLATION, details).response()
-
-
-def with_condition(status: Obj, allowed: bool, reason: str) -> None:
-    """kube's ``UpdateDisruptionAllowedCondition``: the transition time moves only when the status flips."""
-    want = "True" if allowed else "False"
-    conds = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
-    old = next((c for c in conds if c.get("type") == "DisruptionAllowed"), None)
-    if old is not None and old.get("status") == want and old.get("reason") == reason:
-        return
-    cond = {"type": "DisruptionAllowed", "status": want, "reason": reason, "message": "",
-            "observedGeneration": status.get("observedGeneration", 0),
-            "lastTransitionTime": old["lastTransitionTime"] if old is not None and old.get("status") == want
-            and old.get("lastTransitionTime") else _now()}
-    status["conditions"] = [c for c in conds if c.get("type") != "DisruptionAllowed"] + [cond]
 
 
 async def guard(storage: Storage, ns: str, pod: Obj, dry_run: bool) -> web.Response | None:
@@ -127,7 +103,7 @@ async def guard(storage: Storage, ns: str, pod: Obj, dry_run: bool) -> web.Respo
         status["disruptionsAllowed"] = allowed - 1
         if allowed == 1:
             with_condition(status, False, "InsufficientPods")
-        status["disruptedPods"] = {**disrupted, pod["metadata"]["name"]: _now()}
+        status["disruptedPods"] = {**disrupted, pod["metadata"]["name"]: now()}
         if dry_run:
             return None
         try:
@@ -149,7 +125,7 @@ async def mark_disruption_target(storage: Storage, ns: str, pod: Obj) -> None:
         status = p.setdefault("status", {})
         conds = [c for c in status.get("conditions") or [] if c.get("type") != "DisruptionTarget"]
         conds.append({"type": "DisruptionTarget", "status": "True", "reason": "EvictionByEvictionAPI",
-                      "message": "Eviction API: evicting", "lastProbeTime": None, "lastTransitionTime": _now()})
+                      "message": "Eviction API: evicting", "lastProbeTime": None, "lastTransitionTime": now()})
         status["conditions"] = conds
         return p
 

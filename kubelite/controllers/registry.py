@@ -15,6 +15,7 @@ from kubelite.controllers.base import Controller, ControllerContext
 from kubelite.controllers.cronjob import CronJobController
 from kubelite.controllers.daemonset import DaemonSetController
 from kubelite.controllers.deployment import DeploymentController
+from kubelite.controllers.disruption import DisruptionController
 from kubelite.controllers.garbagecollector import GarbageCollector
 from kubelite.controllers.job import JobController
 from kubelite.controllers.namespace import NamespaceController
@@ -36,4 +37,5 @@ CONTROLLERS: dict[str, Factory] = {
     "deployment": DeploymentController,
     "daemonset": DaemonSetController,
     "statefulset": StatefulSetController,
+    "disruption": DisruptionController,
 }

@@ -19,10 +19,12 @@ and the eviction subresource refuses until it has been computed.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from kubelite.api.errors import Cause, invalid_value, not_supported
 from kubelite.api.meta import age, validate_labels
+from kubelite.api.registry.apps import selector_matches
 from kubelite.api.registry.base import AGE_COLUMN, NAME_COLUMN, Column, Obj, Strategy
 
 EVICTION_POLICIES = ["AlwaysAllow", "IfHealthyBudget"]
@@ -70,6 +72,30 @@ def validate_label_selector(sel: object, path: str) -> list[Cause]:
         out += validate_labels({str(e.get("key") or ""): "x"}, f"{p}.key") if e.get("key") else \
             [Cause("FieldValueRequired", f"{p}.key", "Required value")]
     return out
+
+
+def now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def budget_selects(pdb: Obj, labels: dict[str, str]) -> bool:
+    selector = (pdb.get("spec") or {}).get("selector")
+    return isinstance(selector, dict) and selector_matches(selector, labels)
+
+
+def with_condition(status: Obj, allowed: bool, reason: str, message: str = "") -> None:
+    """kube's ``UpdateDisruptionAllowedCondition``: the transition time moves only when the status flips."""
+    want = "True" if allowed else "False"
+    conds = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
+    old = next((c for c in conds if c.get("type") == "DisruptionAllowed"), None)
+    if old is not None and old.get("status") == want and old.get("reason") == reason and \
+            old.get("message", "") == message and old.get("observedGeneration") == status.get("observedGeneration", 0):
+        return
+    cond = {"type": "DisruptionAllowed", "status": want, "reason": reason, "message": message,
+            "observedGeneration": status.get("observedGeneration", 0),
+            "lastTransitionTime": old["lastTransitionTime"] if old is not None and old.get("status") == want
+            and old.get("lastTransitionTime") else now()}
+    status["conditions"] = [c for c in conds if c.get("type") != "DisruptionAllowed"] + [cond]
 
 
 def _shown(v: Any) -> str:
