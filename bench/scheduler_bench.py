@@ -198,7 +198,7 @@ async def measure(client: APIClient, pods: int, profile: bool) -> float:
     print(f"  informers synced in {t_sync:.1f} s; {len(bound)} pods bound in {dt:.1f} s", flush=True)
     await s.stop()
     if prof:
-        pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(30)
     return pods / dt
 
 
