@@ -13,7 +13,10 @@ only acts on what the first writes:
   ``NodeNotReady`` Event is recorded. The node's taints follow its Ready condition:
   ``node.kubernetes.io/unreachable`` (Unknown) or ``node.kubernetes.io/not-ready``
   (False), each with ``NoSchedule`` and ``NoExecute`` effects, and are removed when
-  the agent reports Ready again;
+  the agent reports Ready again. As kube's TaintNodesByCondition, a Ready node under
+  memory, disk or PID pressure (or without network) gets the matching
+  ``node.kubernetes.io/*-pressure`` NoSchedule taint, and a cordoned one
+  ``node.kubernetes.io/unschedulable``;
 - **taint eviction** (kube's ``taint_eviction`` controller): a pod on a node with a
   ``NoExecute`` taint it does not tolerate is deleted at once; one that tolerates
   it with ``tolerationSeconds`` is deleted that long after the taint's
@@ -43,6 +46,12 @@ from kubelite.errors import NotFound
 Obj = dict[str, Any]
 
 NOT_READY, UNREACHABLE = "node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"
+UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
+CONDITION_TAINTS = {"MemoryPressure": "node.kubernetes.io/memory-pressure",
+                    "DiskPressure": "node.kubernetes.io/disk-pressure",
+                    "PIDPressure": "node.kubernetes.io/pid-pressure",
+                    "NetworkUnavailable": "node.kubernetes.io/network-unavailable"}
+OWNED_TAINTS = {NOT_READY, UNREACHABLE, UNSCHEDULABLE, *CONDITION_TAINTS.values()}
 NODE_LEASE_NAMESPACE = "kube-node-lease"
 NODE_INDEX = "node-lifecycle/nodeName"
 UNKNOWN_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
@@ -211,12 +220,24 @@ class NodeLifecycleController(Controller):
                                     {"status": {"conditions": new}})
         self.recorder.event(pod, "Warning", "NodeNotReady", "Node is not ready")
 
-    async def _sync_taints(self, node: Obj) -> None:
+    @staticmethod
+    def wanted_taints(node: Obj) -> set[tuple[str, str]]:
+        """The (key, effect) taints this controller owns that ``node`` should carry now."""
         status = ready_status(node)
         want = {NOT_READY} if status == "False" else {UNREACHABLE} if status == "Unknown" else set()
+        out = {(k, e) for k in want for e in ("NoSchedule", "NoExecute")}
+        # TaintNodesByCondition: pressure and cordoning keep new pods away (NoSchedule only)
+        conds = {c.get("type"): c.get("status") for c in (node.get("status") or {}).get("conditions") or []}
+        if status == "True":
+            out |= {(key, "NoSchedule") for cond, key in CONDITION_TAINTS.items() if conds.get(cond) == "True"}
+        if (node.get("spec") or {}).get("unschedulable"):
+            out.add((UNSCHEDULABLE, "NoSchedule"))
+        return out
+
+    async def _sync_taints(self, node: Obj) -> None:
         taints: list[Obj] = list((node.get("spec") or {}).get("taints") or [])
-        ours = {(t.get("key"), t.get("effect")) for t in taints if t.get("key") in (NOT_READY, UNREACHABLE)}
-        wanted = {(k, e) for k in want for e in ("NoSchedule", "NoExecute")}
+        ours = {(t.get("key"), t.get("effect")) for t in taints if t.get("key") in OWNED_TAINTS}
+        wanted = self.wanted_taints(node)
         if ours == wanted:
             return
         now = now_rfc3339()

@@ -35,18 +35,32 @@ def micro_now() -> str:
 
 
 class Heartbeats:
-    """Renews the Leases of the nodes in ``alive`` (a kubelet's heartbeat), until stopped."""
+    """The agents of the nodes in ``alive``: they renew their Leases and, like a kubelet posting status, put
+    back the conditions they want (:meth:`want`) whenever the Node shows others (say Unknown, after a stall
+    of this very test on a loaded machine)."""
 
     def __init__(self, h: ControllerHarness) -> None:
         self.h = h
         self.alive: set[str] = set()
+        self.wanted: dict[str, dict[str, str]] = {}
         self.task: asyncio.Task[None] | None = None
+
+    def want(self, name: str, **conditions: str) -> None:
+        """Node ``name`` is alive and reports ``conditions`` (``Ready="True"``, ``MemoryPressure="True"``)."""
+        self.wanted[name] = conditions
+        self.alive.add(name)
+        post_conditions(self.h, name, conditions)
 
     async def _beat(self) -> None:
         while True:
             for name in list(self.alive):
                 with contextlib.suppress(KubeliteError):
                     await self.h.client.patch(resource_path(*LEASES, name), {"spec": {"renewTime": micro_now()}})
+                    n = await self.h.client.get(resource_path("v1", "nodes", None, name))
+                    seen = {c["type"]: c["status"] for c in (n.get("status") or {}).get("conditions") or []}
+                    if name in self.wanted and seen != self.wanted[name]:
+                        await self.h.client.patch(resource_path("v1", "nodes", None, name, "status"),
+                                                  {"status": {"conditions": conditions(self.wanted[name])}})
             await asyncio.sleep(0.2)
 
     def start(self) -> None:
@@ -71,21 +85,26 @@ def beats(controllers: ControllerHarness) -> Iterator[Heartbeats]:
     b.stop()
 
 
-def add_node(h: ControllerHarness, name: str, ready: str = "True") -> None:
+def add_node(h: ControllerHarness, name: str) -> None:
+    """A Node that reported Ready once, and its Lease, renewed once."""
     h.ok("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}))
-    set_ready(h, name, ready)
+    post_conditions(h, name, {"Ready": "True"})
     h.ok("create", "-f", "-", input=json.dumps({
         "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
         "metadata": {"name": name, "namespace": "kube-node-lease"},
         "spec": {"holderIdentity": name, "leaseDurationSeconds": 40, "renewTime": micro_now()}}))
 
 
-def set_ready(h: ControllerHarness, name: str, status: str) -> None:
-    """What the agent writes: its Ready condition with a fresh heartbeat."""
+def conditions(wanted: dict[str, str]) -> list[Obj]:
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    cond = {"type": "Ready", "status": status, "reason": "KubeletReady" if status == "True" else "KubeletNotReady",
-            "message": "", "lastHeartbeatTime": now, "lastTransitionTime": now}
-    h.run(h.client.patch(resource_path("v1", "nodes", None, name, "status"), {"status": {"conditions": [cond]}}))
+    return [{"type": t, "status": s, "reason": "KubeletReady" if (t, s) == ("Ready", "True") else "Reported",
+             "message": "", "lastHeartbeatTime": now, "lastTransitionTime": now} for t, s in wanted.items()]
+
+
+def post_conditions(h: ControllerHarness, name: str, wanted: dict[str, str]) -> None:
+    """What the agent writes: its conditions with a fresh heartbeat."""
+    h.run(h.client.patch(resource_path("v1", "nodes", None, name, "status"),
+                         {"status": {"conditions": conditions(wanted)}}))
 
 
 def node(h: ControllerHarness, name: str) -> Obj:
@@ -130,7 +149,7 @@ def test_silent_node_is_tainted_and_its_pods_evicted(controllers: ControllerHarn
     alive, dead = f"{ns}-alive", f"{ns}-dead"
     add_node(h, alive)
     add_node(h, dead)
-    beats.alive.add(alive)
+    beats.want(alive, Ready="True")
     add_pod(h, ns, "intolerant", dead, [])
     add_pod(h, ns, "brief", dead, [unreachable("node.kubernetes.io/unreachable", 1)])
     add_pod(h, ns, "patient", dead, [unreachable("node.kubernetes.io/unreachable")])
@@ -159,19 +178,17 @@ def test_not_ready_and_recovery(controllers: ControllerHarness, ns: str, beats: 
     h = controllers
     name = f"{ns}-flaky"
     add_node(h, name)
-    beats.alive.add(name)
-    set_ready(h, name, "False")  # the agent itself reports trouble
+    beats.want(name, Ready="False")  # the agent itself reports trouble
     not_ready = {("node.kubernetes.io/not-ready", "NoExecute"), ("node.kubernetes.io/not-ready", "NoSchedule")}
     h.wait_for(lambda: taints(node(h, name)) == not_ready, "the not-ready taints")
     assert next(t for t in node(h, name)["spec"]["taints"] if t["effect"] == "NoExecute").get("timeAdded")
-    set_ready(h, name, "True")
+    beats.want(name, Ready="True")
     h.wait_for(lambda: not taints(node(h, name)), "taints removed once Ready")
 
     beats.alive.discard(name)  # the agent dies...
     h.wait_for(lambda: ready(node(h, name))["status"] == "Unknown", "Unknown after the grace period")
     h.wait_for(lambda: ("node.kubernetes.io/unreachable", "NoExecute") in taints(node(h, name)), "unreachable")
-    beats.alive.add(name)  # ...and comes back, reporting Ready
-    set_ready(h, name, "True")
+    beats.want(name, Ready="True")  # ...and comes back, reporting Ready
     h.wait_for(lambda: not taints(node(h, name)), "taints removed after recovery")
     assert ready(node(h, name))["status"] == "True"
 
@@ -246,13 +263,29 @@ def test_evicted_pods_are_replaced_on_a_healthy_node(controllers: ControllerHarn
         return out
 
     add_node(h, dead)
-    beats.alive.add(dead)
+    beats.want(dead, Ready="True")
     with Binder(h, ns, [dead, alive]):
         h.ok("-n", ns, "create", "-f", "-", input=json.dumps(rs))
         h.wait_for(lambda: placement() == {dead: 3}, "three pods on the first node")
         add_node(h, alive)
-        beats.alive.add(alive)
+        beats.want(alive, Ready="True")
         beats.alive.discard(dead)  # its agent dies
         h.wait_for(lambda: placement() == {alive: 3}, "the three pods replaced on the live node")
     assert ("node.kubernetes.io/unreachable", "NoSchedule") in taints(node(h, dead))
     assert len(h.pods(ns, "app=web")) == 6  # the evicted ones stay Terminating: no agent confirms on a dead node
+
+
+def test_taints_by_condition_and_cordon(controllers: ControllerHarness, ns: str, beats: Heartbeats) -> None:
+    h = controllers
+    name = f"{ns}-pressed"
+    add_node(h, name)
+    beats.want(name, Ready="True")
+    h.ok("cordon", name)
+    h.wait_for(lambda: taints(node(h, name)) == {("node.kubernetes.io/unschedulable", "NoSchedule")}, "cordoned")
+    h.ok("uncordon", name)
+    h.wait_for(lambda: not taints(node(h, name)), "uncordoned")
+    beats.want(name, Ready="True", MemoryPressure="True")
+    h.wait_for(lambda: taints(node(h, name)) == {("node.kubernetes.io/memory-pressure", "NoSchedule")},
+               "the memory-pressure taint")
+    beats.want(name, Ready="True")  # pressure gone
+    h.wait_for(lambda: not taints(node(h, name)), "the pressure taint removed")
