@@ -151,3 +151,34 @@ def test_a_second_profile_and_the_leader_gate(sched: SchedulerHarness, ns: str, 
         assert sched.wait_for(lambda: sched.bound(ns, "g"), "binding once the gate opened") == "g1"
     finally:
         sched.run(gated.stop())
+
+
+def test_pods_bound_by_name_count_against_their_node(sched: SchedulerHarness, ns: str, nodes: Nodes) -> None:
+    nodes.add("named", cpu="1")
+    sched.create_pod(pod("pinned", namespace=ns, cpu="800m", node_name="named"))  # no scheduler involved
+    sched.create_pod(pod("later", namespace=ns, cpu="500m"))
+    cond = sched.wait_for(lambda: sched.condition(ns, "later"), "the PodScheduled condition")
+    assert cond["message"].startswith("0/1 nodes are available: 1 Insufficient cpu.")
+    sched.run(sched.client.delete(f"/api/v1/namespaces/{ns}/pods/pinned", gracePeriodSeconds=0))
+    assert sched.wait_for(lambda: sched.bound(ns, "later"), "binding once the room was freed") == "named"
+
+
+def test_node_affinity_through_kubectl(sched: SchedulerHarness, ns: str, nodes: Nodes) -> None:
+    nodes.add("ssd-node", labels={"disk": "ssd"})
+    nodes.add("hdd-node", labels={"disk": "hdd"})
+    manifest = f"""
+apiVersion: v1
+kind: Pod
+metadata: {{name: fast, namespace: {ns}}}
+spec:
+  affinity:
+    nodeAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+        nodeSelectorTerms:
+        - matchExpressions: [{{key: disk, operator: In, values: [ssd]}}]
+  containers: [{{name: c, image: busybox}}]
+"""
+    sched.ok("apply", "-f", "-", input=manifest)
+    assert sched.wait_for(lambda: sched.bound(ns, "fast"), "the pod bound") == "ssd-node"
+    wide = sched.ok("get", "pod", "fast", "-n", ns, "-o", "wide")
+    assert "ssd-node" in wide
