@@ -112,7 +112,9 @@ async def run_probe(probe: dict[str, Any], target: ProbeTarget) -> ProbeResult:
     if kind == "tcpSocket":
         return await tcp_check(probe["tcpSocket"], target, timeout)
     if kind == "grpc":
-        return ProbeResult(UNKNOWN, "grpc probes are not supported on this node")
+        from kubelite.agent.probes.grpc import grpc_check  # it builds on this module's dialing and results
+
+        return await grpc_check(probe["grpc"], target, timeout)
     return ProbeResult(UNKNOWN, "missing probe handler")
 
 
@@ -206,7 +208,7 @@ class DialError(Exception):
     pass
 
 
-async def _dial(netns: str, host: str, port: int) -> socket.socket:
+async def dial(netns: str, host: str, port: int) -> socket.socket:
     """A connected non-blocking socket to host:port inside ``netns`` (DialError with Go's words)."""
     try:
         family = socket.AF_INET6 if isinstance(ipaddress.ip_address(host), ipaddress.IPv6Address) else socket.AF_INET
@@ -243,7 +245,7 @@ async def tcp_check(action: dict[str, Any], target: ProbeTarget, timeout: float)
         return ProbeResult(UNKNOWN, str(e))
     try:
         async with asyncio.timeout(timeout):
-            s = await _dial(target.netns, host, port)
+            s = await dial(target.netns, host, port)
     except TimeoutError as e:
         return ProbeResult(FAILURE, dial_error(host, port, e))
     except DialError as e:
@@ -322,7 +324,7 @@ async def http_get(netns: str, url: str, headers: dict[str, str]) -> _Response:
     u = urlsplit(url)
     host = u.hostname or "127.0.0.1"
     port = u.port or (443 if u.scheme == "https" else 80)
-    s = await _dial(netns, host, port)
+    s = await dial(netns, host, port)
     ctx: ssl.SSLContext | None = None
     if u.scheme == "https":
         ctx = ssl.create_default_context()
