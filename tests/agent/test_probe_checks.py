@@ -48,6 +48,39 @@ def test_exec_timeout_kills_the_command_and_all_it_started(rig: PodRig) -> None:
     assert "sleep 100000" in ps
 
 
+def test_exec_leaves_no_descriptor_or_process_behind(rig: PodRig) -> None:
+    rec = rig.run("c", "sleep 100000")
+
+    async def scenario() -> None:
+        import asyncio
+
+        before = sorted(os.listdir("/proc/self/fd"))
+        await exec_in_container(rig.engine, rec, ["true"], 10)
+        await exec_in_container(rig.engine, rec, ["sh", "-c", "exit 2"], 10)
+        await exec_in_container(rig.engine, rec, ["sleep", "6666"], 0.2)
+        with pytest.raises(TimeoutError):  # the caller gives up: the command goes too
+            await asyncio.wait_for(exec_in_container(rig.engine, rec, ["sleep", "5555"], None), 0.5)
+        assert sorted(os.listdir("/proc/self/fd")) == before
+        ps = (await exec_in_container(rig.engine, rec, ["ps", "-o", "args"], 10)).output.decode()
+        assert "sleep 6666" not in ps and "sleep 5555" not in ps
+        assert not _zombies()
+    run(scenario())
+
+
+def _zombies() -> list[str]:
+    out = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                stat = open(f"/proc/{pid}/stat").read()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if fields[0] == "Z" and int(fields[1]) == os.getpid():
+                out.append(pid)
+    return out
+
+
 def test_exec_refuses_bad_input_with_clear_errors(rig: PodRig) -> None:
     rec = rig.run("c", "exit 0")
     rig.engine.wait_exit(rec, 30)

@@ -16,7 +16,7 @@ import pytest
 
 from kubelite.agent.probes.execsync import exec_in_container
 from kubelite.agent.probes.prober import FAILURE, SUCCESS, UNKNOWN
-from kubelite.agent.probes.worker import ContainerProbes, ProbeWorker, with_defaults
+from kubelite.agent.probes.worker import ContainerProbes, ProbeWorker, kill_grace, with_defaults
 from tests.agent.probes_rig import PodRig, eventually, pod_rig, run
 from tests.conftest import Env
 
@@ -53,6 +53,8 @@ def test_defaults_are_the_apis() -> None:
                               "failureThreshold")} == {"initialDelaySeconds": 0, "periodSeconds": 10,
                                                        "timeoutSeconds": 1, "successThreshold": 1,
                                                        "failureThreshold": 3}
+    c = {"livenessProbe": {"terminationGracePeriodSeconds": 3}, "readinessProbe": {"terminationGracePeriodSeconds": 3}}
+    assert (kill_grace(c, "liveness", 30), kill_grace(c, "readiness", 30), kill_grace(c, "startup", 30)) == (3, 30, 30)
     with pytest.raises(ValueError, match="unknown probe kind"):
         ProbeWorker("health", "c", {}, None, lambda *a: None)  # type: ignore[arg-type]
 

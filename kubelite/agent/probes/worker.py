@@ -64,6 +64,16 @@ def with_defaults(probe: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def kill_grace(container: dict[str, Any], kind: str, pod_grace: float) -> float:
+    """The grace period for killing a container whose ``kind`` probe failed: the probe's own
+    ``terminationGracePeriodSeconds`` (liveness and startup probes, Kubernetes 1.25+), else the pod's."""
+    probe = container.get(FIELDS.get(kind, "")) or {}
+    value = probe.get("terminationGracePeriodSeconds") if kind in ("liveness", "startup") else None
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return pod_grace
+
+
 async def _call(fn: Callable[..., Any] | None, *args: Any) -> None:
     if fn is None:
         return
