@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo
+from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo, pod_key
 
 Obj = dict[str, Any]
 
@@ -127,6 +127,21 @@ class Cache:
     def assume(self, pi: PodInfo, node: str) -> None:
         self.add_pod(pi, node)
         self.assumed.add(pi.key)
+
+    def confirm(self, pod: Obj, node: str) -> bool:
+        """The informer reports a pod we assumed as bound to the node we chose: keep the accounting, take the
+        newest object (no re-parse of its requests). False when it is not ours to confirm."""
+        key = pod_key(pod)
+        if key not in self.assumed or self.pod_node.get(key) != node:
+            return False
+        ni = self.nodes[node]
+        pi = ni.pods[key]
+        if (pi.pod.get("metadata") or {}).get("uid") != (pod.get("metadata") or {}).get("uid"):
+            return False
+        pi.pod = pod
+        self.assumed.discard(key)
+        self.clear_nomination(key)
+        return True
 
     def forget(self, key: str) -> None:
         if key in self.assumed:

@@ -136,6 +136,9 @@ class Scheduler:
         node = spec.get("nodeName")
         if node:
             self.queue.delete(key)
+            if self.cache.confirm(pod, node):
+                self.queue.move(q.POD_ADD)
+                return
             known = key in self.cache.pod_node and not self.cache.is_assumed(key)
             self.cache.add_pod(PodInfo.of(pod), node)
             if not known:

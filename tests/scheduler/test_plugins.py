@@ -275,3 +275,21 @@ def test_selectors_and_tolerations() -> None:
     assert tolerates({"key": "k", "value": "v"}, taint)
     assert not tolerates({"key": "k", "value": "v", "effect": "NoExecute"}, taint)
     assert not tolerates({"key": "k", "operator": "Equal", "value": "w"}, taint)
+
+
+def test_assume_confirm_and_forget() -> None:
+    w = World(node("a", cpu="1"))
+    p = pod("p", cpu="600m")
+    bound = dict(p, spec={**p["spec"], "nodeName": "a"})
+    w.cache.assume(PodInfo.of(bound), "a")
+    assert w.cache.nodes["a"].req_cpu == 600 and w.cache.is_assumed("default/p")
+    w.cache.forget("default/p")  # the binding failed: the room is free again
+    assert w.cache.nodes["a"].req_cpu == 0
+    w.cache.assume(PodInfo.of(bound), "a")
+    assert w.cache.confirm(dict(bound, metadata={**bound["metadata"], "resourceVersion": "7"}), "a")
+    assert not w.cache.is_assumed("default/p") and w.cache.nodes["a"].req_cpu == 600
+    w.cache.forget("default/p")  # confirmed pods are not forgotten
+    assert w.cache.nodes["a"].req_cpu == 600
+    assert not w.cache.confirm(bound, "a")  # nothing assumed any more
+    w.cache.remove_pod("default/p")
+    assert w.cache.nodes["a"].req_cpu == 0 and not w.cache.nodes["a"].pods
