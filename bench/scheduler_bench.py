@@ -19,7 +19,8 @@ scheduler starts; the figure is pods bound / seconds from the scheduler's start
 every pod bound. Binding goes through ``pods/binding`` and each pod gets its
 Scheduled Event, as in Kubernetes, so the API server's write path is part of it.
 
-    .venv/bin/python bench/scheduler_bench.py [--nodes 1000] [--pods 10000] [--quick] [--profile]
+    .venv/bin/python bench/scheduler_bench.py [--nodes 1000] [--pods 10000] [--quick] [--cycle-only]
+        [--lease-interval 10] [--no-events] [--profile]
 """
 
 from __future__ import annotations
@@ -168,8 +169,8 @@ async def renew_leases(kubeconfig: str, nodes: int, interval: float) -> None:
         i += 1
 
 
-async def measure(client: APIClient, pods: int, profile: bool) -> float:
-    s = Scheduler(client)
+async def measure(client: APIClient, pods: int, profile: bool, events: bool = True) -> float:
+    s = Scheduler(client, record_scheduled_events=events)
     bound: set[str] = set()
     done = asyncio.Event()
 
@@ -219,7 +220,7 @@ async def run(args: argparse.Namespace) -> None:
                 loadgen = subprocess.Popen([sys.executable, __file__, "--loadgen", str(data / "kubeconfig.yaml"),
                                             "--nodes", str(args.nodes), "--lease-interval", str(args.lease_interval)],
                                            env=dict(os.environ, PYTHONPATH=str(REPO)))
-            rate = await measure(client, args.pods, args.profile)
+            rate = await measure(client, args.pods, args.profile, not args.no_events)
             print(f"end to end: {rate:.0f} pods/s ({args.pods} pods on {args.nodes} nodes)", flush=True)
         finally:
             if loadgen is not None:
@@ -236,6 +237,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="100 nodes, 1000 pods")
     p.add_argument("--lease-interval", type=float, default=10.0,
                    help="seconds between renewals of each node's Lease (0: none)")
+    p.add_argument("--no-events", action="store_true", help="no Scheduled events (bindings only)")
     p.add_argument("--cycle-only", action="store_true", help="only the scheduling cycle, no API server")
     p.add_argument("--profile", action="store_true", help="cProfile this process while it schedules")
     p.add_argument("--loadgen", metavar="KUBECONFIG", help=argparse.SUPPRESS)
