@@ -19,7 +19,8 @@ A sync of one DaemonSet is level-triggered and follows kube's ``syncDaemonSet``:
 A pod being deleted still occupies its node, so a replacement appears only once
 the old pod is gone, as in Kubernetes. Expectations (creates and deletes not yet
 seen by the informer) hold back step 3 so a burst of events cannot double-create
-pods with generated names. Revisions are template hashes (:mod:`.history`).
+pods with generated names. Each template is kept as a ControllerRevision
+(:mod:`.history`), for ``kubectl rollout history/undo ds/x``; pods carry its hash.
 """
 
 from __future__ import annotations
@@ -35,7 +36,13 @@ from kubelite.controllers.base import NORMAL, WARNING, Controller, ControllerCon
 from kubelite.controllers.claims import RefManager, selector_matches
 from kubelite.controllers.daemonset_nodes import add_daemon_tolerations, pin_to_node, should_run, target_node
 from kubelite.controllers.expectations import ControllerExpectations
-from kubelite.controllers.history import REVISION_LABEL, revision_of, template_hash
+from kubelite.controllers.history import (
+    REVISION_LABEL,
+    RevisionHistory,
+    revision_name,
+    revision_of,
+    template_hash,
+)
 from kubelite.controllers.informers import NAMESPACE_INDEX
 from kubelite.controllers.podcontrol import (
     controller_of,
@@ -91,6 +98,7 @@ class DaemonSetController(Controller):
         self.dsets = ctx.informers.informer("apps/v1", "daemonsets")
         self.pods = ctx.informers.pods()
         self.nodes = ctx.informers.informer("v1", "nodes")
+        self.history = RevisionHistory(self.client, ctx.informers.informer("apps/v1", "controllerrevisions"))
         self.dsets.add_handler(lambda et, ds, old: self.enqueue(ds))
         self.pods.add_handler(self._on_pod)
         self.nodes.add_handler(self._on_node)
@@ -142,6 +150,7 @@ class DaemonSetController(Controller):
             return
         spec = ds.get("spec") or {}
         rev = template_hash(spec.get("template") or {}, int((ds.get("status") or {}).get("collisionCount") or 0))
+        await self.history.record(ds, spec.get("template") or {}, rev)
         candidates = self.pods.by_index(NAMESPACE_INDEX, ds["metadata"]["namespace"])
         pods = await RefManager(self.client, ds, ("apps/v1", "daemonsets"), "v1", "pods").claim(candidates)
         by_node: dict[str, list[Obj]] = {}
@@ -162,6 +171,8 @@ class DaemonSetController(Controller):
                 deletes, creates = self._rolling_update(ds, live, rev, verdicts)
             await self._act(key, ds, rev, deletes, creates)
         await self._update_status(ds, by_node, rev, verdicts)
+        keep = {revision_name(ds["metadata"]["name"], h) for h in {rev, *(revision_of(p) for p in pods)} if h}
+        await self.history.truncate(ds, keep, int(spec.get("revisionHistoryLimit", 10)))
 
     def _manage(self, ds: Obj, by_node: dict[str, list[Obj]], rev: str,
                 verdicts: dict[str, tuple[bool, bool]]) -> tuple[list[Obj], list[str]]:

@@ -1,37 +1,50 @@
-"""Revisions of a DaemonSet's or StatefulSet's pod template, without stored ControllerRevisions.
+"""Revisions of a DaemonSet's or StatefulSet's pod template, stored as apps/v1 ControllerRevisions.
 
-Kubernetes keeps each template a DaemonSet or StatefulSet has had in an
-``apps/v1`` ControllerRevision and labels every pod with the revision it was made
-from (``controller-revision-hash``). kubelite's API does not serve
-ControllerRevisions (yet), so revisions here are *names*, not stored objects:
+As in Kubernetes, every template a DaemonSet or StatefulSet has run is kept
+in a ControllerRevision it controls, and every pod carries the revision it was
+made from (``controller-revision-hash``). That is what makes three things work
+across controller restarts: ``kubectl rollout history`` and ``rollout undo``
+(kubectl reads the revisions and patches the template back from one), and a
+StatefulSet recreating a pod below its ``partition`` from the *older* template.
 
-- a revision is the hash of the pod template (FNV-32a over its canonical JSON,
-  encoded with apimachinery's ``SafeEncodeString`` alphabet so it reads like
-  Kubernetes' hashes), plus the set's ``collisionCount`` as Kubernetes mixes it in;
-  the same template always gives the same hash, across controller restarts;
-- a StatefulSet's revision is named ``<set>-<hash>`` (its pods' label and
-  ``status.currentRevision``/``updateRevision``), a DaemonSet's pods carry the
-  bare hash, as in Kubernetes;
-- :class:`TemplateHistory` remembers, in memory, the templates a controller has
-  seen under each revision, so a StatefulSet can recreate a pod below its
-  ``partition`` from the *current* (older) template. After a controller restart
-  an older template is unknown until seen again; the caller then falls back to
-  the newest template, the one thing a stored ControllerRevision would have kept.
+- A revision's hash is that of the pod template (FNV-32a over its canonical
+  JSON, encoded with apimachinery's ``SafeEncodeString`` alphabet so it reads
+  like Kubernetes' hashes), plus the set's ``collisionCount`` as Kubernetes mixes
+  it in; the same template always gives the same hash. The revision object is
+  ``<owner>-<hash>``, labelled with the template's labels (kubectl finds an
+  owner's revisions with the owner's selector) and ``controller.kubernetes.io/hash``.
+  A StatefulSet's pods carry the revision name, a DaemonSet's the bare hash.
+- ``data`` is exactly the strategic-merge patch kubectl applies to roll back:
+  ``{"spec": {"template": {..., "$patch": "replace"}}}``.
+- ``revision`` numbers grow: a new template gets the highest number plus one,
+  and a template that comes back (``rollout undo``) has its old revision
+  renumbered to the top instead of a duplicate being made, as Kubernetes does.
+- History is truncated to ``revisionHistoryLimit`` (default 10) revisions
+  besides the live ones (the current and update revisions and any still used by
+  a pod), oldest first.
 
-What is lost without stored revisions: ``kubectl rollout history/undo`` for these
-kinds (they read ControllerRevisions).
+Revisions are read from an informer; one the cache has not shown yet is found
+by its fixed name (a create answers AlreadyExists), so a stale cache cannot make
+duplicates. A name taken by a revision with other data (a hash collision) is an
+error rather than silently reused.
 """
 
 from __future__ import annotations
 
-import collections
 import copy
 import json
 from typing import Any
 
+from kubelite.api.client import APIClient, resource_path
+from kubelite.api.informer import Informer
+from kubelite.controllers.informers import CONTROLLER_INDEX
+from kubelite.controllers.podcontrol import controller_ref
+from kubelite.errors import AlreadyExists, Conflict, NotFound
+
 Obj = dict[str, Any]
 
 REVISION_LABEL = "controller-revision-hash"
+HASH_LABEL = "controller.kubernetes.io/hash"
 # apimachinery's util/rand alphanums: no vowels (no words) and no look-alike characters.
 _ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 
@@ -62,27 +75,79 @@ def revision_of(pod: Obj) -> str:
     return str(((pod.get("metadata") or {}).get("labels") or {}).get(REVISION_LABEL, ""))
 
 
-class TemplateHistory:
-    """Templates seen per owner (by uid) and revision, newest last, at most ``limit`` per owner."""
+def revision_name(owner_name: str, hash_: str) -> str:
+    """kube's ``ControllerRevisionName``: the owner's name (cut to 223 characters), a dash, the hash."""
+    return f"{owner_name[:223]}-{hash_}"
 
-    def __init__(self, limit: int = 10) -> None:
-        self.limit = limit
-        self._by_owner: dict[str, collections.OrderedDict[str, Obj]] = {}
 
-    def remember(self, owner_uid: str, revision: str, template: Obj, limit: int | None = None) -> None:
-        revs = self._by_owner.setdefault(owner_uid, collections.OrderedDict())
-        if revision in revs:
-            revs.move_to_end(revision)
-            return
-        revs[revision] = copy.deepcopy(template)
-        # +1: the newest revision is not part of Kubernetes' revisionHistoryLimit.
-        while len(revs) > max(limit if limit is not None else self.limit, 0) + 1:
-            revs.popitem(last=False)
+def revision_data(template: Obj) -> Obj:
+    """The patch that puts ``template`` back (kubectl's rollback applies it as a strategic merge patch)."""
+    return {"spec": {"template": {**copy.deepcopy(template), "$patch": "replace"}}}
 
-    def template(self, owner_uid: str, revision: str) -> Obj | None:
-        revs = self._by_owner.get(owner_uid)
-        t = revs.get(revision) if revs is not None else None
-        return copy.deepcopy(t) if t is not None else None
 
-    def forget(self, owner_uid: str) -> None:
-        self._by_owner.pop(owner_uid, None)
+def template_of(revision: Obj) -> Obj | None:
+    tmpl = (((revision.get("data") or {}).get("spec") or {}).get("template"))
+    if not isinstance(tmpl, dict):
+        return None
+    return {k: copy.deepcopy(v) for k, v in tmpl.items() if k != "$patch"}
+
+
+class RevisionHistory:
+    """The ControllerRevisions of DaemonSets or StatefulSets (``plural``), read from a shared informer."""
+
+    def __init__(self, client: APIClient, revisions: Informer) -> None:
+        self.client = client
+        self.revisions = revisions
+
+    def owned(self, owner: Obj) -> list[Obj]:
+        """The owner's revisions, oldest (lowest ``revision``) first."""
+        revs = self.revisions.by_index(CONTROLLER_INDEX, str(owner["metadata"].get("uid")))
+        return sorted(revs, key=lambda r: (int(r.get("revision") or 0), r["metadata"].get("name", "")))
+
+    def template(self, owner: Obj, name: str) -> Obj | None:
+        """The template of the owner's revision ``name``, None if it has none by that name."""
+        for rev in self.owned(owner):
+            if rev["metadata"].get("name") == name:
+                return template_of(rev)
+        return None
+
+    async def record(self, owner: Obj, template: Obj, hash_: str) -> Obj:
+        """Make sure the owner's current template is its newest revision; returns that revision."""
+        md = owner["metadata"]
+        revs = self.owned(owner)
+        top = max((int(r.get("revision") or 0) for r in revs), default=0)
+        name = revision_name(md["name"], hash_)
+        data = revision_data(template)
+        found = next((r for r in revs if r["metadata"].get("name") == name), None)
+        if found is None:
+            labels = {**(((template.get("metadata") or {}).get("labels")) or {}), HASH_LABEL: hash_}
+            meta: Obj = {"name": name, "namespace": md["namespace"], "labels": labels,
+                         "ownerReferences": [controller_ref(owner)]}
+            if md.get("annotations"):
+                meta["annotations"] = dict(md["annotations"])
+            body = {"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": meta, "data": data,
+                    "revision": top + 1}
+            try:
+                return await self.client.create(resource_path("apps/v1", "controllerrevisions", md["namespace"]),
+                                                body)
+            except AlreadyExists:  # made by a sync the cache has not shown yet, or a collision
+                found = await self.client.get(resource_path("apps/v1", "controllerrevisions", md["namespace"], name))
+        owners = [r.get("uid") for r in found["metadata"].get("ownerReferences") or [] if r.get("controller")]
+        if found.get("data") != data or owners != [md.get("uid")]:
+            raise Conflict(f"ControllerRevision {md['namespace']}/{name} exists with another template or owner")
+        if int(found.get("revision") or 0) < top:  # an old template is back: it becomes the newest revision
+            found = await self.client.patch(
+                resource_path("apps/v1", "controllerrevisions", md["namespace"], name),
+                {"metadata": {"resourceVersion": found["metadata"]["resourceVersion"]}, "revision": top + 1})
+        return found
+
+    async def truncate(self, owner: Obj, live: set[str], limit: int) -> None:
+        """Delete the oldest revisions not in ``live`` (names) beyond ``limit`` of them."""
+        old = [r for r in self.owned(owner) if r["metadata"]["name"] not in live]
+        for rev in old[:max(0, len(old) - max(limit, 0))]:
+            try:
+                await self.client.delete(resource_path("apps/v1", "controllerrevisions", rev["metadata"]["namespace"],
+                                                       rev["metadata"]["name"]),
+                                         {"preconditions": {"uid": rev["metadata"]["uid"]}})
+            except NotFound:
+                pass

@@ -22,8 +22,10 @@ A sync of one StatefulSet follows kube's ``StatefulSetControl.UpdateStatefulSet`
 - ``status.currentRevision`` becomes ``updateRevision`` once every pod is updated
   and ready, which is when ``kubectl rollout status sts/x`` reports success.
 
-Revisions are template hashes without stored ControllerRevisions (:mod:`.history`),
-and ``volumeClaimTemplates`` are ignored: kubelite has no PersistentVolumeClaims.
+Each template is kept as a ControllerRevision ``<set>-<hash>`` (:mod:`.history`), the
+name pods carry and ``status.currentRevision``/``updateRevision`` hold, so the older
+template survives a controller restart and ``kubectl rollout history/undo sts/x`` work.
+``volumeClaimTemplates`` are ignored: kubelite has no PersistentVolumeClaims.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from typing import Any
 from kubelite.api.client import resource_path
 from kubelite.controllers.base import NORMAL, WARNING, Controller, ControllerContext
 from kubelite.controllers.claims import RefManager, selector_matches
-from kubelite.controllers.history import REVISION_LABEL, TemplateHistory, revision_of, template_hash
+from kubelite.controllers.history import REVISION_LABEL, RevisionHistory, revision_of, template_hash
 from kubelite.controllers.informers import NAMESPACE_INDEX
 from kubelite.controllers.podcontrol import (
     controller_of,
@@ -94,11 +96,9 @@ class StatefulSetController(Controller):
         self.pods = ctx.informers.pods()
         self.sets.add_handler(self._on_set)
         self.pods.add_handler(self._on_pod)
-        self.history = TemplateHistory()
+        self.history = RevisionHistory(self.client, ctx.informers.informer("apps/v1", "controllerrevisions"))
 
     def _on_set(self, etype: str, sts: Obj, old: Obj | None) -> None:
-        if etype == "DELETED":
-            self.history.forget(sts["metadata"].get("uid", ""))
         self.enqueue(sts)
 
     def _on_pod(self, etype: str, pod: Obj, old: Obj | None) -> None:
@@ -123,9 +123,9 @@ class StatefulSetController(Controller):
             return
         md, spec, status = sts["metadata"], sts.get("spec") or {}, sts.get("status") or {}
         template = spec.get("template") or {}
-        update_rev = f"{md['name']}-{template_hash(template, int(status.get('collisionCount') or 0))}"
+        hash_ = template_hash(template, int(status.get("collisionCount") or 0))
+        update_rev = (await self.history.record(sts, template, hash_))["metadata"]["name"]
         current_rev = status.get("currentRevision") or update_rev
-        self.history.remember(md["uid"], update_rev, template, int(spec.get("revisionHistoryLimit", 10)))
         # Kube's isMemberOf: only pods named like the set's are its to adopt or release.
         candidates = [p for p in self.pods.by_index(NAMESPACE_INDEX, md["namespace"])
                       if ordinal_of(md["name"], p) is not None]
@@ -134,7 +134,9 @@ class StatefulSetController(Controller):
         try:
             await self._reconcile(sts, plan)
         finally:
-            await self._write_status(sts, plan)
+            current_rev = await self._write_status(sts, plan)
+        live = {current_rev, update_rev, *(revision_of(p) for p in plan.pods)}
+        await self.history.truncate(sts, live, int(spec.get("revisionHistoryLimit", 10)))
 
     async def _reconcile(self, sts: Obj, plan: _Plan) -> None:
         md, spec = sts["metadata"], sts.get("spec") or {}
@@ -219,7 +221,7 @@ class StatefulSetController(Controller):
             ru = strategy.get("rollingUpdate")
             limit = int(ru.get("partition") or 0) if ru is not None else \
                 int((sts.get("status") or {}).get("currentReplicas") or 0)
-            older = self.history.template(md["uid"], plan.current_rev)
+            older = self.history.template(sts, plan.current_rev)
             if ordinal < start + limit and older is not None:
                 rev, template = plan.current_rev, older
         tmd = template.get("metadata") or {}
@@ -278,7 +280,8 @@ class StatefulSetController(Controller):
 
     # --- status --------------------------------------------------------------------------------------
 
-    async def _write_status(self, sts: Obj, plan: _Plan) -> None:
+    async def _write_status(self, sts: Obj, plan: _Plan) -> str:
+        """Write the status; returns the current revision it holds."""
         md, spec = sts["metadata"], sts.get("spec") or {}
         min_ready, now = int(spec.get("minReadySeconds") or 0), time.time()
         replicas = ready = available = current = updated = 0
@@ -304,9 +307,10 @@ class StatefulSetController(Controller):
                   "updateRevision": plan.update_rev, "observedGeneration": md.get("generation", 1),
                   "collisionCount": int(old.get("collisionCount") or 0)}
         if status == old:
-            return
+            return current_rev
         try:
             await self.client.patch(resource_path("apps/v1", "statefulsets", md["namespace"], md["name"], "status"),
                                     {"status": status})
         except NotFound:
             pass
+        return current_rev

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from kubelite.controllers.daemonset_nodes import add_daemon_tolerations, pin_to_node, should_run, target_node
-from kubelite.controllers.history import TemplateHistory, template_hash
+from kubelite.controllers.history import revision_data, revision_name, template_hash, template_of
 from tests.controllers.conftest import ControllerHarness
 from tests.controllers.nodesim import fake_nodes, node_object, simulate
 
@@ -301,7 +301,46 @@ def test_template_hash_is_stable_and_sensitive() -> None:
     assert set(template_hash(a)) <= set("bcdfghjklmnpqrstvwxz2456789")
     assert template_hash(a) != template_hash({**a, "spec": {"containers": [{"name": "c", "image": "i:2"}]}})
     assert template_hash(a) != template_hash(a, collision_count=1)
-    history = TemplateHistory(limit=1)
-    for i in range(3):
-        history.remember("uid", f"r{i}", {"i": i})
-    assert history.template("uid", "r0") is None and history.template("uid", "r2") == {"i": 2}
+    data = revision_data(a)
+    assert data == {"spec": {"template": {**a, "$patch": "replace"}}}
+    assert template_of({"data": data}) == a and template_of({"data": {}}) is None
+    assert revision_name("x" * 300, "abc") == "x" * 223 + "-abc"
+
+
+def history(h: ControllerHarness, ns: str, name: str) -> list[int]:
+    """The REVISION column of ``kubectl rollout history ds/NAME``."""
+    out = h.ok("-n", ns, "rollout", "history", f"ds/{name}").splitlines()
+    header = out.index(next(line for line in out if line.startswith("REVISION")))
+    return [int(line.split()[0]) for line in out[header + 1:] if line.strip()]
+
+
+def test_rollout_history_and_undo(controllers: ControllerHarness, ns: str, names: list[str]) -> None:
+    """Templates are kept as ControllerRevisions: ``kubectl rollout history/undo ds/x`` read and apply them."""
+    h = controllers
+    with fake_nodes(h, *(node_object(n, {"pool": ns}) for n in names[:2])), simulate(h, ns, names[:2]):
+        h.ok("-n", ns, "apply", "-f", "-", input=ds_yaml("hist", node_selector={"pool": ns}))
+        h.ok("-n", ns, "rollout", "status", "ds/hist", "--timeout=60s")
+        h.ok("-n", ns, "annotate", "ds/hist", "kubernetes.io/change-cause=to busybox 2")
+        h.ok("-n", ns, "set", "image", "ds/hist", "c=busybox:2")
+        h.ok("-n", ns, "rollout", "status", "ds/hist", "--timeout=60s")
+        h.wait_for(lambda: history(h, ns, "hist") == [1, 2], "two revisions")
+        assert "to busybox 2" in h.ok("-n", ns, "rollout", "history", "ds/hist")
+        assert "busybox:1" in h.ok("-n", ns, "rollout", "history", "ds/hist", "--revision=1")
+        revs = h.json("-n", ns, "get", "controllerrevisions")["items"]
+        pod_hashes = {p["metadata"]["labels"]["controller-revision-hash"] for p in live(h.pods(ns, "app=hist"))}
+        newest = max(revs, key=lambda r: r["revision"])
+        assert pod_hashes == {newest["metadata"]["labels"]["controller.kubernetes.io/hash"]}
+        assert newest["metadata"]["name"] == f"hist-{pod_hashes.pop()}"
+        assert newest["metadata"]["ownerReferences"][0]["kind"] == "DaemonSet"
+
+        assert "daemonset.apps/hist rolled back" in h.ok("-n", ns, "rollout", "undo", "ds/hist")
+        h.wait_for(lambda: h.json("-n", ns, "get", "ds", "hist")["status"].get("observedGeneration") == 3,
+                   "the undo observed")
+        h.ok("-n", ns, "rollout", "status", "ds/hist", "--timeout=60s")
+        h.wait_for(lambda: {image_of(p) for p in h.pods(ns, "app=hist")} == {"busybox:1"}, "the old image back")
+        h.wait_for(lambda: history(h, ns, "hist") == [2, 3], "the old revision renumbered")
+        h.ok("-n", ns, "rollout", "undo", "ds/hist", "--to-revision=3")  # the current template: no new revision
+        assert history(h, ns, "hist") == [2, 3]
+        err = h.fail("-n", ns, "rollout", "undo", "ds/hist", "--to-revision=7")
+        assert "unable to find specified revision 7 in history" in err
+        h.ok("-n", ns, "delete", "ds", "hist")

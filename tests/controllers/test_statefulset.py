@@ -194,10 +194,6 @@ def test_partition_and_on_delete(controllers: ControllerHarness, ns: str, sim: N
     h.wait_for(lambda: images(h, ns, "od").get("od-0") == "busybox:2", "od-0 recreated after failing")
     assert "RecreatingFailedPod" in h.ok("-n", ns, "get", "events", "--field-selector", "involvedObject.name=od")
 
-    # No ControllerRevisions are stored: history and undo fail with kubectl's own clear message.
-    err = h.fail("-n", ns, "rollout", "history", "sts/od")
-    assert "unable to find history controlled by StatefulSet od" in err
-
 
 def test_adopts_orphans_named_like_its_pods(controllers: ControllerHarness, ns: str, sim: NodeSim) -> None:
     h = controllers
@@ -214,3 +210,71 @@ def test_adopts_orphans_named_like_its_pods(controllers: ControllerHarness, ns: 
         "statefulset.kubernetes.io/pod-name") == "ad-0", "its identity labels restored")
     assert names(h, ns, "ad") == ["ad-0", "ad-1", "stray"]
     assert not h.json("-n", ns, "get", "pod", "stray")["metadata"].get("ownerReferences")  # not a member
+
+
+def revisions(h: ControllerHarness, ns: str, kind: str, name: str) -> list[int]:
+    """The REVISION column of ``kubectl rollout history``."""
+    out = h.ok("-n", ns, "rollout", "history", f"{kind}/{name}").splitlines()
+    header = out.index(next(line for line in out if line.startswith("REVISION")))
+    return [int(line.split()[0]) for line in out[header + 1:] if line.strip()]
+
+
+def test_rollout_history_and_undo(controllers: ControllerHarness, ns: str, sim: NodeSim) -> None:
+    """Templates are kept as ControllerRevisions: ``kubectl rollout history/undo sts/x`` read and apply them."""
+    h = controllers
+    h.ok("-n", ns, "apply", "-f", "-", input=sts_yaml("hi", replicas=2))
+    h.ok("-n", ns, "rollout", "status", "sts/hi", "--timeout=60s")
+    h.ok("-n", ns, "set", "image", "sts/hi", "c=busybox:2")
+    h.ok("-n", ns, "rollout", "status", "sts/hi", "--timeout=60s")
+    assert revisions(h, ns, "sts", "hi") == [1, 2]
+    st = status(h, ns, "hi")
+    revs = {r["metadata"]["name"]: r for r in h.json("-n", ns, "get", "controllerrevisions")["items"]}
+    assert st["currentRevision"] == st["updateRevision"] and revs[st["updateRevision"]]["revision"] == 2
+    sts_uid = h.json("-n", ns, "get", "sts", "hi")["metadata"]["uid"]
+    for rev in revs.values():
+        assert rev["metadata"]["name"].startswith("hi-") and rev["metadata"]["labels"]["app"] == "hi"
+        assert rev["metadata"]["labels"]["controller.kubernetes.io/hash"] == rev["metadata"]["name"][3:]
+        assert [(o["kind"], o["uid"], o["controller"]) for o in rev["metadata"]["ownerReferences"]] == \
+            [("StatefulSet", sts_uid, True)]
+    assert "busybox:1" in h.ok("-n", ns, "rollout", "history", "sts/hi", "--revision=1")
+
+    out = h.ok("-n", ns, "rollout", "undo", "sts/hi")
+    assert "statefulset.apps/hi rolled back" in out
+    h.wait_for(lambda: status(h, ns, "hi").get("observedGeneration") == 3, "the undo observed")
+    h.ok("-n", ns, "rollout", "status", "sts/hi", "--timeout=60s")
+    h.wait_for(lambda: images(h, ns, "hi") == {"hi-0": "busybox:1", "hi-1": "busybox:1"}, "the old image back")
+    # the old template's revision is renumbered, not duplicated
+    assert revisions(h, ns, "sts", "hi") == [2, 3]
+    assert status(h, ns, "hi")["updateRevision"] in revs
+    h.ok("-n", ns, "rollout", "undo", "sts/hi", "--to-revision=2")
+    h.ok("-n", ns, "rollout", "status", "sts/hi", "--timeout=60s")
+    h.wait_for(lambda: images(h, ns, "hi") == {"hi-0": "busybox:2", "hi-1": "busybox:2"}, "revision 2's image")
+    assert revisions(h, ns, "sts", "hi") == [3, 4]
+
+
+def test_history_limit_and_the_older_template_after_a_restart(controllers: ControllerHarness, ns: str,
+                                                               sim: NodeSim) -> None:
+    h = controllers
+    part = {"type": "RollingUpdate", "rollingUpdate": {"partition": 1}}
+    spec = json.loads(sts_yaml("hl", replicas=2, strategy=part))
+    spec["spec"]["revisionHistoryLimit"] = 1
+    h.ok("-n", ns, "apply", "-f", "-", input=json.dumps(spec))
+    h.ok("-n", ns, "rollout", "status", "sts/hl", "--timeout=60s")
+    for image in ("busybox:2", "busybox:3"):
+        h.ok("-n", ns, "set", "image", "sts/hl", f"c={image}")
+        h.ok("-n", ns, "rollout", "status", "sts/hl", "--timeout=60s")
+    assert images(h, ns, "hl") == {"hl-0": "busybox:1", "hl-1": "busybox:3"}
+    # busybox:1 (current) and busybox:3 (update) are live; of the rest only one (busybox:2) is kept
+    h.wait_for(lambda: revisions(h, ns, "sts", "hl") == [1, 2, 3], "three revisions")
+    h.ok("-n", ns, "set", "image", "sts/hl", "c=busybox:4")
+    h.ok("-n", ns, "rollout", "status", "sts/hl", "--timeout=60s")
+    h.wait_for(lambda: revisions(h, ns, "sts", "hl") == [1, 3, 4], "the oldest unused revision dropped")
+
+    # A fresh controller (no memory) recreates a pod below the partition from the stored older template.
+    h.restart()
+    uid = h.json("-n", ns, "get", "pod", "hl-0")["metadata"]["uid"]
+    delete_pod(h, ns, "hl-0")
+    h.wait_for(lambda: [p for p in h.pods(ns, "app=hl") if p["metadata"]["name"] == "hl-0" and
+                        p["metadata"]["uid"] != uid], "hl-0 recreated")
+    h.wait_for(lambda: images(h, ns, "hl").get("hl-0"), "hl-0 live")
+    assert images(h, ns, "hl") == {"hl-0": "busybox:1", "hl-1": "busybox:4"}
