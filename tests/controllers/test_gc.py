@@ -122,3 +122,17 @@ def test_namespaced_pods_owned_by_a_configmap(controllers: ControllerHarness, ns
         r = subprocess.run([*h.cluster.argv, "-n", ns, "get", "pod", "p"], capture_output=True, text=True)
         return r.returncode != 0 and "NotFound" in r.stderr
     h.wait_for(gone, "the pod deleted")
+
+
+def test_foreground_spares_a_dependent_with_another_owner(controllers: ControllerHarness, ns: str) -> None:
+    h = controllers
+    owner, other = cm(h, ns, "owner"), cm(h, ns, "other")
+    cm(h, ns, "shared", [ref(owner, block=True), ref(other)])
+    cm(h, ns, "mine", [ref(owner, block=True)])
+    h.ok("-n", ns, "delete", "configmap", "owner", "--cascade=foreground")
+    h.wait_for(lambda: names(h, ns) == {"other", "shared"}, "the sole dependent deleted, the shared one kept")
+
+    def owners() -> list[str]:
+        md: Any = h.json("-n", ns, "get", "configmap", "shared")["metadata"]
+        return [r["uid"] for r in md.get("ownerReferences") or []]
+    h.wait_for(lambda: owners() == [other["metadata"]["uid"]], "the gone owner's reference dropped")
