@@ -94,6 +94,9 @@ def test_create_get_and_explain(cluster: Cluster, ns: str) -> None:
                '{"spec": {"minAvailable": 3}, "status": {"disruptionsAllowed": 5}}')
     web = cluster.json("-n", ns, "get", "pdb", "web")
     assert web["status"]["disruptionsAllowed"] == 0 and web["metadata"]["generation"] == 2  # type: ignore[index]
+    err = cluster.fail("-n", ns, "patch", "pdb", "web", "--subresource=status", "--type=merge", "-p",
+                       '{"status": {"disruptionsAllowed": -1}}')
+    assert "status.disruptionsAllowed: Invalid value: -1: must be greater than or equal to 0" in err
 
 
 @pytest.mark.parametrize(("spec", "message"), [

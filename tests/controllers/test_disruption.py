@@ -114,3 +114,33 @@ def test_drain_waits_for_the_budget(controllers: ControllerHarness, ns: str) -> 
                    "every web pod on the other node")
         h.wait_for(lambda: counts(h, ns, "web") == (3, 2, 3, 1), "the budget restored")
         h.ok("uncordon", a)
+
+
+def test_pods_without_a_scale(controllers: ControllerHarness, ns: str) -> None:
+    """A percentage needs the controllers' scale: bare pods are left out (with a warning), a controller without
+    a scale makes the budget fail safe; an integer minAvailable needs neither."""
+    h = controllers
+    job_ref = {"apiVersion": "batch/v1", "kind": "Job", "name": "batch", "uid": "1e7b4a9c-0000-4000-8000-000000000001",
+               "controller": True}
+    for name, refs in (("bare", []), ("worker", [job_ref])):
+        h.ok("-n", ns, "apply", "-f", "-", input=json.dumps({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"app": name},
+                                                            "ownerReferences": refs},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
+    h.make_ready(ns)
+
+    h.ok("-n", ns, "create", "pdb", "bare", "--selector=app=bare", "--max-unavailable=1")
+    h.wait_for(lambda: counts(h, ns, "bare") == (0, 0, 1, 0), "the bare pod left out of the scale")
+    h.wait_for(lambda: "were found to be unmanaged" in h.ok("-n", ns, "get", "events",
+                                                             "--field-selector=involvedObject.name=bare"),
+               "the UnmanagedPods warning")
+
+    h.ok("-n", ns, "create", "pdb", "worker", "--selector=app=worker", "--min-available=50%")
+    h.wait_for(lambda: condition(h, ns, "worker")[1] == "SyncFailed", "the budget failing safe")
+    st = budget(h, ns, "worker")["status"]
+    assert st["disruptionsAllowed"] == 0
+    assert "has no scale subresource" in [c for c in st["conditions"] if c["type"] == "DisruptionAllowed"][0]["message"]
+
+    h.ok("-n", ns, "patch", "pdb", "worker", "--type=merge", "-p", '{"spec": {"minAvailable": 0}}')
+    h.wait_for(lambda: counts(h, ns, "worker") == (1, 0, 1, 1), "an integer budget over the pods themselves")
+    assert condition(h, ns, "worker") == ("True", "SufficientPods")

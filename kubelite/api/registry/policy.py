@@ -130,12 +130,26 @@ class PodDisruptionBudget(Strategy):
         policy = spec.get("unhealthyPodEvictionPolicy")
         if policy is not None and policy not in EVICTION_POLICIES:
             out.append(not_supported("spec.unhealthyPodEvictionPolicy", policy, EVICTION_POLICIES))
-        status = obj.get("status") or {}
-        if isinstance(status, dict):
-            for key in ("disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods"):
-                v = status.get(key, 0)
-                if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-                    out.append(invalid_value(f"status.{key}", v, "must be greater than or equal to 0"))
+        return out + self.validate_status(obj.get("status"))
+
+    @staticmethod
+    def validate_status(status: object) -> list[Cause]:
+        """The numbers evictions and the controller compute with: non-negative integers, a map of pod names."""
+        if status is None:
+            return []
+        if not isinstance(status, dict):
+            return [invalid_value("status", status, "must be an object")]
+        out: list[Cause] = []
+        for key in ("disruptionsAllowed", "currentHealthy", "desiredHealthy", "expectedPods", "observedGeneration"):
+            v = status.get(key, 0)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+                out.append(invalid_value(f"status.{key}", v, "must be greater than or equal to 0"))
+        pods = status.get("disruptedPods") or {}
+        if not isinstance(pods, dict) or not all(isinstance(v, str) for v in pods.values()):
+            out.append(invalid_value("status.disruptedPods", pods, "must be a map of pod names to times"))
+        conds = status.get("conditions") or []
+        if not isinstance(conds, list) or not all(isinstance(c, dict) for c in conds):
+            out.append(invalid_value("status.conditions", conds, "must be a list of conditions"))
         return out
 
     def columns(self) -> list[Column]:
