@@ -73,6 +73,10 @@ def test_status_from_pods_and_scale(controllers: ControllerHarness, ns: str) -> 
         h.ok("-n", ns, "patch", "pdb", "web", "--type=merge", "-p", '{"spec": {"maxUnavailable": null, '
              '"minAvailable": 5}}')
         h.wait_for(lambda: counts(h, ns, "web") == (6, 5, 6, 1), "the minAvailable budget")
+        described = h.ok("-n", ns, "describe", "pdb", "web")
+        for line in ("Min available:  5", "Selector:       app=web", "Allowed disruptions:  1", "Current:              6",
+                     "Desired:              5", "Total:                6"):
+            assert line in described, described
 
         # a recorded disruption keeps its pod out of the healthy count for two minutes, not longer
         pods = sorted(p["metadata"]["name"] for p in h.pods(ns, "app=web"))
