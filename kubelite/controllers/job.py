@@ -31,6 +31,7 @@ from typing import Any
 
 from kubelite.api.client import resource_path
 from kubelite.api.informer import object_key
+from kubelite.controllers import jobpolicy
 from kubelite.controllers.base import NORMAL, WARNING, Controller, ControllerContext
 from kubelite.controllers.expectations import ControllerExpectations
 from kubelite.controllers.informers import CONTROLLER_INDEX
@@ -42,6 +43,7 @@ from kubelite.controllers.jobindexed import (
     pod_index,
     template_for,
 )
+from kubelite.controllers.jobpolicy import only_replace_failed
 from kubelite.controllers.jobstatus import (
     BACKOFF_LIMIT_EXCEEDED,
     COMPLETE,
@@ -133,6 +135,11 @@ class JobController(Controller):
             self.expectations.forget(key)
             return
         md = job["metadata"]
+        spec = job.get("spec") or {}
+        # pods terminate as failures only once Failed (pod failure policy), unless the Job is already finishing:
+        # then whatever is being removed counts at once, as kube does, or it would wait for a kubelet
+        strict = only_replace_failed(spec) and not (condition(job, FAILURE_TARGET) or
+                                                     condition(job, SUCCESS_CRITERIA_MET))
         pods = self.pods.by_index(CONTROLLER_INDEX, md["uid"])
         if md.get("deletionTimestamp"):
             await self._remove_finalizers([p for p in pods if has_tracking(p)])
@@ -142,10 +149,9 @@ class JobController(Controller):
             await self._expire(job)
             return
         status = copy.deepcopy(job.get("status") or {})
-        spec = job.get("spec") or {}
         self._suspension(job, status, spec)
-        job = await self._count(job, status, pods)
-        active = [p for p in pods if not is_finished(p)]
+        job = await self._count(job, status, pods, strict)
+        active = [p for p in pods if not is_finished(p, strict)]
         succeeded, failed = int(status.get("succeeded") or 0), int(status.get("failed") or 0)
         uncounted = status.get("uncountedTerminatedPods") or {}
         succeeded += len(uncounted.get("succeeded") or [])
@@ -157,7 +163,7 @@ class JobController(Controller):
                                                                                SUCCESS_CRITERIA_MET)
         if finishing:
             await self._delete_pods(job, active)
-            if not any(p for p in pods if not is_finished(p) or is_terminating(p) or has_tracking(p)):
+            if not any(p for p in pods if not is_finished(p, strict) or is_terminating(p) or has_tracking(p)):
                 self._finish(job, status, finishing)
         elif self.expectations.satisfied(key):
             await self._manage(job, spec, status, active, succeeded)
@@ -170,17 +176,19 @@ class JobController(Controller):
 
     # --- counting finished pods ---------------------------------------------------------------------------
 
-    async def _count(self, job: Obj, status: Obj, pods: list[Obj]) -> Obj:
+    async def _count(self, job: Obj, status: Obj, pods: list[Obj], strict: bool) -> Obj:
         """Count finished pods into ``status``; returns the Job as last written."""
         uncounted = status.setdefault("uncountedTerminatedPods", {})
         known = set(uncounted.get("succeeded") or []) | set(uncounted.get("failed") or [])
-        fresh = [p for p in pods if has_tracking(p) and is_finished(p) and p["metadata"]["uid"] not in known]
+        fresh = [p for p in pods if has_tracking(p) and is_finished(p, strict) and p["metadata"]["uid"] not in known]
         for p in fresh:
+            if not is_succeeded(p) and self._judge_failure(job, status, p) == "Ignore":
+                continue  # the pod failure policy says this failure does not count
             uncounted.setdefault("succeeded" if is_succeeded(p) else "failed", []).append(p["metadata"]["uid"])
         if fresh:
             job = await self._write_status(job, status)  # step 1: remember them before letting go
-        await self._remove_finalizers([p for p in pods if has_tracking(p) and is_finished(p)])  # step 2
-        still_held = {p["metadata"]["uid"] for p in pods if has_tracking(p) and not is_finished(p)}
+        await self._remove_finalizers([p for p in pods if has_tracking(p) and is_finished(p, strict)])  # step 2
+        still_held = {p["metadata"]["uid"] for p in pods if has_tracking(p) and not is_finished(p, strict)}
         new_failures = 0
         for kind in ("succeeded", "failed"):  # step 3: move them into the counters (written by the caller)
             uids = [u for u in uncounted.get(kind) or [] if u not in still_held]
@@ -195,6 +203,19 @@ class JobController(Controller):
         elif any(is_succeeded(p) for p in pods):
             self.failures.pop(uid, None)
         return job
+
+    def _judge_failure(self, job: Obj, status: Obj, pod: Obj) -> str:
+        """The pod failure policy's action for a failed pod (``Count`` without a policy); ``FailJob`` sets
+        ``FailureTarget`` here, before the pod is counted."""
+        spec = job.get("spec") or {}
+        found = jobpolicy.match(spec, pod) if spec.get("podFailurePolicy") else None
+        if found is None:
+            return "Count"
+        action, message = found
+        if action == "FailJob" and not condition({"status": status}, FAILURE_TARGET):
+            set_condition(status, FAILURE_TARGET, jobpolicy.POD_FAILURE_POLICY, message)
+            self.recorder.event(job, WARNING, jobpolicy.POD_FAILURE_POLICY, message)
+        return action
 
     async def _remove_finalizers(self, pods: list[Obj]) -> None:
         async def one(p: Obj) -> None:
@@ -296,10 +317,14 @@ class JobController(Controller):
         if is_indexed(spec) and not spec.get("suspend"):
             # the indexes this sync counted (status), from the same snapshot of pods as ``running``
             done = parse_intervals(status.get("completedIndexes"))
+            occupied = active if only_replace_failed(spec) else running
             indexes, victims = plan(int(spec.get("completions") or 0), int(spec.get("parallelism") or 0), done,
-                                    running)
+                                    occupied)
+            victims = [p for p in victims if not is_terminating(p)]
         else:
             want = want_active(spec, succeeded, len(running))
+            if only_replace_failed(spec):  # a terminating pod is replaced once it has failed, not before
+                want = max(0, want - sum(1 for p in active if is_terminating(p)))
             now = time.time()
             victims = sorted(running, key=lambda p: deletion_rank(p, now))[:max(0, len(running) - want)]
             indexes = list(range(max(0, want - len(running))))

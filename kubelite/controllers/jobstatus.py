@@ -46,12 +46,15 @@ def is_succeeded(pod: Obj) -> bool:
     return phase(pod) == "Succeeded"
 
 
-def is_failed(pod: Obj) -> bool:
-    return phase(pod) == "Failed" or (bool(pod["metadata"].get("deletionTimestamp")) and not is_succeeded(pod))
+def is_failed(pod: Obj, strict: bool = False) -> bool:
+    """Failed, or (unless ``strict``: only-replace-failed Jobs) being deleted without having succeeded."""
+    if phase(pod) == "Failed":
+        return True
+    return not strict and bool(pod["metadata"].get("deletionTimestamp")) and not is_succeeded(pod)
 
 
-def is_finished(pod: Obj) -> bool:
-    return is_succeeded(pod) or is_failed(pod)
+def is_finished(pod: Obj, strict: bool = False) -> bool:
+    return is_succeeded(pod) or is_failed(pod, strict)
 
 
 def is_terminating(pod: Obj) -> bool:

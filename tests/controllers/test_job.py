@@ -222,3 +222,43 @@ def test_container_restarts_count_under_on_failure(controllers: ControllerHarnes
     h.ok("-n", ns, "wait", "--for=condition=failed", "job/restarts", "--timeout=30s")
     assert conditions(job(h, ns, "restarts"))["Failed"] == "BackoffLimitExceeded"
     h.wait_for(lambda: not live(job_pods(h, ns, "restarts")), "the restarting pod deleted")
+
+
+def fail_with(h: ControllerHarness, ns: str, pod: Obj, code: int, conditions: list[Obj] | None = None) -> None:
+    status: Obj = {"phase": "Failed", "containerStatuses": [{
+        "name": "c", "image": "busybox", "imageID": "", "ready": False, "restartCount": 0,
+        "state": {"terminated": {"exitCode": code, "reason": "Error"}}}]}
+    if conditions:
+        status["conditions"] = conditions
+    h.run(h.client.patch(resource_path("v1", "pods", ns, pod["metadata"]["name"], "status"), {"status": status}))
+
+
+def test_pod_failure_policy_fail_job(controllers: ControllerHarness, ns: str) -> None:
+    h = controllers
+    policy = {"rules": [{"action": "FailJob", "onExitCodes": {"containerName": "c", "operator": "In",
+                                                              "values": [42]}}]}
+    h.ok("-n", ns, "create", "-f", "-", input=job_yaml("fatal", podFailurePolicy=policy))
+    pod = h.wait_for(lambda: job_pods(h, ns, "fatal"), "the pod")[0]
+    fail_with(h, ns, pod, 42)
+    h.ok("-n", ns, "wait", "--for=condition=failed", "job/fatal", "--timeout=30s")
+    j = job(h, ns, "fatal")
+    assert conditions(j) == {"FailureTarget": "PodFailurePolicy", "Failed": "PodFailurePolicy"}
+    msg = next(c["message"] for c in j["status"]["conditions"] if c["type"] == "Failed")
+    assert msg == f"Container c for pod {ns}/{pod['metadata']['name']} failed with exit code 42 matching FailJob " \
+        "rule at index 0"
+    assert j["status"]["failed"] == 1 and len(job_pods(h, ns, "fatal")) == 1  # no retry despite backoffLimit 6
+
+
+def test_pod_failure_policy_ignore(controllers: ControllerHarness, ns: str) -> None:
+    h = controllers
+    policy = {"rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]}
+    h.ok("-n", ns, "create", "-f", "-", input=job_yaml("tolerant", backoffLimit=0, podFailurePolicy=policy))
+    first = h.wait_for(lambda: job_pods(h, ns, "tolerant"), "the pod")[0]
+    fail_with(h, ns, first, 137, [{"type": "DisruptionTarget", "status": "True", "reason": "DeletionByTaintManager"}])
+    second = h.wait_for(lambda: live(job_pods(h, ns, "tolerant")), "a replacement for the ignored failure")[0]
+    j = job(h, ns, "tolerant")
+    assert not j["status"].get("failed") and not conditions(j)
+    fail_with(h, ns, second, 1)  # an ordinary failure counts: backoffLimit 0 is exceeded
+    h.ok("-n", ns, "wait", "--for=condition=failed", "job/tolerant", "--timeout=30s")
+    j = job(h, ns, "tolerant")
+    assert conditions(j)["Failed"] == "BackoffLimitExceeded" and j["status"]["failed"] == 1
