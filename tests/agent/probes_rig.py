@@ -15,6 +15,7 @@ import contextlib
 import socket
 import ssl
 import subprocess
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,11 +39,21 @@ class PodRig:
     netns: str
     share: Path
     records: list[ContainerRecord] = field(default_factory=list)
+    wait_for: Path | None = None  # a file each container's script makes once it is ready; run() waits for it
 
-    def run(self, name: str, script: str, ports: list[dict[str, Any]] | None = None) -> ContainerRecord:
+    def run(self, name: str, script: str) -> ContainerRecord:
+        if self.wait_for is not None:
+            self.wait_for.unlink(missing_ok=True)
         rec, _ = self.engine.run(RunOptions(image="busybox", command=["sh", "-c", script], name=name, detach=True,
                                             volumes=[f"{self.share}:/share"], namespaces={"network": self.netns}))
         self.records.append(rec)
+        if self.wait_for is not None:
+            for _ in range(600):
+                if self.wait_for.exists():
+                    break
+                time.sleep(0.05)
+            else:
+                raise AssertionError(f"container {name} never made {self.wait_for}")
         return rec
 
     def target(self, rec: ContainerRecord, container: dict[str, Any] | None = None) -> ProbeTarget:

@@ -19,13 +19,17 @@ from tests.conftest import Env
 
 pytestmark = pytest.mark.root
 
-GRACEFUL = "trap 'echo term >> /share/log; exit 0' TERM; while true; do sleep 0.1; done"
-STUBBORN = "trap 'echo term >> /share/log' TERM; while true; do sleep 0.1; done"
+# Each script says when its trap is set (/share/up): a signal before that would be lost (an init process
+# ignores signals it has no handler for), and the tests wait for it.
+GRACEFUL = "trap 'echo term >> /share/log; exit 0' TERM; touch /share/up; while true; do sleep 0.1; done"
+STUBBORN = "trap 'echo term >> /share/log' TERM; touch /share/up; while true; do sleep 0.1; done"
 
 
 @pytest.fixture
 def rig(kenv: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PodRig]:
-    yield from pod_rig(kenv, tmp_path, monkeypatch)
+    for r in pod_rig(kenv, tmp_path, monkeypatch):
+        r.wait_for = r.share / "up"  # every container here says when it is ready for signals
+        yield r
 
 
 def log(rig: PodRig) -> str:
@@ -78,7 +82,7 @@ def test_a_failed_pre_stop_hook_is_an_event_and_the_container_still_stops(rig: P
 
 
 def test_the_stop_signal_can_be_the_images(rig: PodRig) -> None:
-    rec = rig.run("c", "trap 'echo usr1 >> /share/log; exit 0' USR1; while true; do sleep 0.1; done")
+    rec = rig.run("c", "trap 'echo usr1 >> /share/log; exit 0' USR1; touch /share/up; while true; do sleep 0.1; done")
     r = run(stop_container(rig.engine, rec, 10, None, stop_signal="SIGUSR1"))
     assert (r.exit_code, r.signal, r.killed) == (0, "SIGUSR1", False)
     assert log(rig) == "usr1\n"

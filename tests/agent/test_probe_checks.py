@@ -197,7 +197,7 @@ def test_malformed_probes_are_errors_not_crashes(rig: PodRig) -> None:
     rec = rig.run("c", "sleep 100000")
     t = rig.target(rec)
     for bad in ({"exec": {"command": "true"}}, {"exec": "true"}, {"httpGet": {"port": None}},
-                {"httpGet": {"port": 80, "scheme": "FTP"}}, {"tcpSocket": {"port": True}}, {"grpc": {"port": 1}}):
+                {"httpGet": {"port": 80, "scheme": "FTP"}}, {"tcpSocket": {"port": True}}, {"grpc": {"port": "grpc"}}):
         r = run(run_probe(bad, t))
         assert r.result == UNKNOWN and r.message, bad
     r = run(run_probe({"httpGet": {"port": 9445, "httpHeaders": "nope"}, "timeoutSeconds": "soon"}, t))
