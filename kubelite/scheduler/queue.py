@@ -72,7 +72,6 @@ class SchedulingQueue:
         self._seq = itertools.count()
         self._wake = asyncio.Event()
         self._last_flush = clock()
-        self.closed = False
 
     def __len__(self) -> int:
         return len(self.pods)
@@ -189,8 +188,6 @@ class SchedulingQueue:
             qp = self.pop_nowait()
             if qp is not None:
                 return qp
-            if self.closed:
-                raise asyncio.CancelledError
             self._wake.clear()
             wait = self._flush()
             timeout = min(wait if wait is not None else FLUSH_INTERVAL, FLUSH_INTERVAL)
