@@ -4,8 +4,8 @@ One sync per Job key, level-triggered (the counting rules are in
 :mod:`kubelite.controllers.jobstatus`):
 
 1. a finished Job only lets go of its pods (tracking finalizers) and, with
-   ``ttlSecondsAfterFinished``, deletes itself once that time has passed (kube's
-   separate ttl-after-finished controller, folded in here: it needs nothing else);
+   ``ttlSecondsAfterFinished``, deletes itself once that time has passed
+   (:mod:`kubelite.controllers.jobttl`, kube's ttl-after-finished controller folded in);
 2. finished pods are counted through ``uncountedTerminatedPods`` and the tracking
    finalizer, in three writes, so a pod is counted exactly once;
 3. the backoff limit (failed pods, plus container restarts under ``OnFailure``)
@@ -31,7 +31,7 @@ from typing import Any
 
 from kubelite.api.client import resource_path
 from kubelite.api.informer import object_key
-from kubelite.controllers import jobpolicy
+from kubelite.controllers import jobpolicy, jobttl
 from kubelite.controllers.base import NORMAL, WARNING, Controller, ControllerContext
 from kubelite.controllers.expectations import ControllerExpectations
 from kubelite.controllers.informers import CONTROLLER_INDEX
@@ -146,7 +146,9 @@ class JobController(Controller):
             return
         if is_finished_job(job):
             await self._remove_finalizers([p for p in pods if has_tracking(p)])
-            await self._expire(job)
+            left = await jobttl.expire(self.client, job)
+            if left is not None:
+                self.enqueue_after(job, left + 0.05)
             return
         status = copy.deepcopy(job.get("status") or {})
         self._suspension(job, status, spec)
@@ -380,7 +382,7 @@ class JobController(Controller):
             if isinstance(r, BaseException):
                 raise r
 
-    # --- status and TTL ----------------------------------------------------------------------------------
+    # --- status ----------------------------------------------------------------------------------
 
     async def _write_status(self, job: Obj, status: Obj) -> Obj:
         if job.get("status") == status:
@@ -389,23 +391,3 @@ class JobController(Controller):
         path = resource_path(*JOBS, md["namespace"], md["name"], "status")
         out: Obj = await self.client.replace(path, {**job, "status": status})
         return out
-
-    async def _expire(self, job: Obj) -> None:
-        ttl = (job.get("spec") or {}).get("ttlSecondsAfterFinished")
-        if ttl is None:
-            return
-        st = job.get("status") or {}
-        finished = parse_time(st.get("completionTime")) or parse_time(
-            (condition(job, FAILED) or condition(job, COMPLETE) or {}).get("lastTransitionTime"))
-        left = (finished or time.time()) + int(ttl) - time.time()
-        if left > 0:
-            self.enqueue_after(job, left + 0.05)
-            return
-        md = job["metadata"]
-        try:
-            await self.client.delete(resource_path(*JOBS, md["namespace"], md["name"]),
-                                     {"propagationPolicy": "Background", "preconditions": {"uid": md["uid"]}})
-        except NotFound:
-            return
-        except KubeliteError:
-            raise
