@@ -38,7 +38,9 @@ from kubelite.controllers.daemonset_nodes import add_daemon_tolerations, pin_to_
 from kubelite.controllers.expectations import ControllerExpectations
 from kubelite.controllers.history import (
     REVISION_LABEL,
+    HashCollision,
     RevisionHistory,
+    bump_collision_count,
     revision_name,
     revision_of,
     template_hash,
@@ -150,7 +152,11 @@ class DaemonSetController(Controller):
             return
         spec = ds.get("spec") or {}
         rev = template_hash(spec.get("template") or {}, int((ds.get("status") or {}).get("collisionCount") or 0))
-        await self.history.record(ds, spec.get("template") or {}, rev)
+        try:
+            await self.history.record(ds, spec.get("template") or {}, rev)
+        except HashCollision:
+            await bump_collision_count(self.client, ds, "daemonsets")
+            raise
         candidates = self.pods.by_index(NAMESPACE_INDEX, ds["metadata"]["namespace"])
         pods = await RefManager(self.client, ds, ("apps/v1", "daemonsets"), "v1", "pods").claim(candidates)
         by_node: dict[str, list[Obj]] = {}

@@ -25,8 +25,9 @@ StatefulSet recreating a pod below its ``partition`` from the *older* template.
 
 Revisions are read from an informer; one the cache has not shown yet is found
 by its fixed name (a create answers AlreadyExists), so a stale cache cannot make
-duplicates. A name taken by a revision with other data (a hash collision) is an
-error rather than silently reused.
+duplicates. A name taken by a revision with other data or another owner (a hash
+collision) is never reused: as in Kubernetes the owner's ``status.collisionCount``
+is raised, which changes every hash it computes, and the sync is retried.
 """
 
 from __future__ import annotations
@@ -92,6 +93,18 @@ def template_of(revision: Obj) -> Obj | None:
     return {k: copy.deepcopy(v) for k, v in tmpl.items() if k != "$patch"}
 
 
+class HashCollision(Conflict):
+    """The revision name of the owner's template is taken by another template or owner."""
+
+
+async def bump_collision_count(client: APIClient, owner: Obj, plural: str) -> None:
+    """Raise ``status.collisionCount`` (at the owner's resourceVersion: a stale owner is a Conflict, retried)."""
+    md = owner["metadata"]
+    count = int((owner.get("status") or {}).get("collisionCount") or 0) + 1
+    await client.patch(resource_path("apps/v1", plural, md["namespace"], md["name"], "status"),
+                       {"metadata": {"resourceVersion": md["resourceVersion"]}, "status": {"collisionCount": count}})
+
+
 class RevisionHistory:
     """The ControllerRevisions of DaemonSets or StatefulSets (``plural``), read from a shared informer."""
 
@@ -134,7 +147,7 @@ class RevisionHistory:
                 found = await self.client.get(resource_path("apps/v1", "controllerrevisions", md["namespace"], name))
         owners = [r.get("uid") for r in found["metadata"].get("ownerReferences") or [] if r.get("controller")]
         if found.get("data") != data or owners != [md.get("uid")]:
-            raise Conflict(f"ControllerRevision {md['namespace']}/{name} exists with another template or owner")
+            raise HashCollision(f"ControllerRevision {md['namespace']}/{name} exists with another template or owner")
         if int(found.get("revision") or 0) < top:  # an old template is back: it becomes the newest revision
             found = await self.client.patch(
                 resource_path("apps/v1", "controllerrevisions", md["namespace"], name),

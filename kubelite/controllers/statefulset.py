@@ -40,7 +40,14 @@ from typing import Any
 from kubelite.api.client import resource_path
 from kubelite.controllers.base import NORMAL, WARNING, Controller, ControllerContext
 from kubelite.controllers.claims import RefManager, selector_matches
-from kubelite.controllers.history import REVISION_LABEL, RevisionHistory, revision_of, template_hash
+from kubelite.controllers.history import (
+    REVISION_LABEL,
+    HashCollision,
+    RevisionHistory,
+    bump_collision_count,
+    revision_of,
+    template_hash,
+)
 from kubelite.controllers.informers import NAMESPACE_INDEX
 from kubelite.controllers.podcontrol import (
     controller_of,
@@ -124,7 +131,11 @@ class StatefulSetController(Controller):
         md, spec, status = sts["metadata"], sts.get("spec") or {}, sts.get("status") or {}
         template = spec.get("template") or {}
         hash_ = template_hash(template, int(status.get("collisionCount") or 0))
-        update_rev = (await self.history.record(sts, template, hash_))["metadata"]["name"]
+        try:
+            update_rev = (await self.history.record(sts, template, hash_))["metadata"]["name"]
+        except HashCollision:
+            await bump_collision_count(self.client, sts, "statefulsets")
+            raise
         current_rev = status.get("currentRevision") or update_rev
         # Kube's isMemberOf: only pods named like the set's are its to adopt or release.
         candidates = [p for p in self.pods.by_index(NAMESPACE_INDEX, md["namespace"])

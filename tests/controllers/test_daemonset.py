@@ -344,3 +344,28 @@ def test_rollout_history_and_undo(controllers: ControllerHarness, ns: str, names
         err = h.fail("-n", ns, "rollout", "undo", "ds/hist", "--to-revision=7")
         assert "unable to find specified revision 7 in history" in err
         h.ok("-n", ns, "delete", "ds", "hist")
+
+
+def test_hash_collision_raises_the_collision_count(controllers: ControllerHarness, ns: str) -> None:
+    """A revision name taken by another template is never reused: ``status.collisionCount`` goes up instead,
+    which gives the template a new hash (and so a new revision name), as in Kubernetes."""
+    h = controllers
+    nowhere = {"pool": f"{ns}-none"}  # no node matches: revisions only, no pods
+    h.ok("-n", ns, "apply", "-f", "-", input=ds_yaml("first", node_selector=nowhere))
+    rev = h.wait_for(lambda: h.json("-n", ns, "get", "controllerrevisions")["items"], "first's revision")[0]
+    hash_ = rev["metadata"]["labels"]["controller.kubernetes.io/hash"]
+    taken = {"apiVersion": "apps/v1", "kind": "ControllerRevision", "metadata": {"name": f"second-{hash_}"},
+             "data": {"spec": {"template": {"$patch": "replace"}}}, "revision": 1}
+    h.ok("-n", ns, "create", "-f", "-", input=json.dumps(taken))
+    second = json.loads(ds_yaml("second", node_selector=nowhere))
+    second["spec"]["template"]["metadata"]["labels"] = {"app": "first"}  # the same template as first's
+    second["spec"]["selector"] = {"matchLabels": {"app": "first"}}
+    h.ok("-n", ns, "apply", "-f", "-", input=json.dumps(second))
+    h.wait_for(lambda: h.json("-n", ns, "get", "ds", "second").get("status", {}).get("collisionCount") == 1,
+               "the collision counted")
+    owned = h.wait_for(lambda: [r for r in h.json("-n", ns, "get", "controllerrevisions")["items"]
+                                if (r["metadata"].get("ownerReferences") or [{}])[0].get("name") == "second"],
+                       "second's own revision")
+    assert owned[0]["metadata"]["name"] != f"second-{hash_}"
+    assert h.json("-n", ns, "get", "controllerrevision", f"second-{hash_}")["data"] == taken["data"]  # untouched
+    h.ok("-n", ns, "delete", "ds", "first", "second")
