@@ -3,9 +3,6 @@
 Threads, because SQLite calls block: one *writer* thread owns the only
 writable connection and a small pool of *reader* threads each own a read-only
 connection (WAL lets readers run beside the writer on their own snapshots).
-Point reads (``get``) are the exception: they run on the event loop's own
-read-only connection, which never waits for a lock (a busy database sends the
-read to the pool), because the hand-offs would cost more than the lookup.
 The event loop only schedules.
 
 Group commit: the writer takes every write queued at that moment and runs
@@ -28,7 +25,6 @@ import fcntl
 import functools
 import os
 import queue
-import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -142,7 +138,6 @@ class SqliteStore:
         self._local = threading.local()
         self._reader_logs: list[SqliteLog] = []
         self._readers_lock = threading.Lock()
-        self._inline: SqliteLog | None = None  # the event loop's read connection (point reads)
         self._readers = ThreadPoolExecutor(options.readers, thread_name_prefix=f"kubelite-store-reader:{path.name}")
         self._lock_fd = -1
         self._writer: _Writer | None = None
@@ -207,25 +202,7 @@ class SqliteStore:
 
     async def get(self, key: str, revision: int = 0) -> KeyValue:
         _check_key(key)
-        self._check_open()
-        # A point read by key is an index lookup of tens of microseconds: cheaper on the event loop's own
-        # connection than the two thread hand-offs of the reader pool. It must never stall the loop, so that
-        # connection waits for no lock: if SQLite says busy (a WAL recovery), the pool does the read.
-        try:
-            return self._inline_log().get(key, revision)
-        except sqlite3.OperationalError:
-            return await self._read(lambda log: log.get(key, revision))
-        except sqlite3.Error as e:
-            raise Unavailable(f"datastore read failed: {e}") from e
-
-    def _inline_log(self) -> SqliteLog:
-        log = self._inline
-        if log is None:
-            log = self._inline = SqliteLog(connect(self.path, readonly=True))
-            log.conn.execute("PRAGMA busy_timeout = 0")
-            with self._readers_lock:
-                self._reader_logs.append(log)
-        return log
+        return await self._read(lambda log: log.get(key, revision))
 
     async def list(self, prefix: str, revision: int = 0, limit: int = 0, start_after: str = "") -> ListResult:
         if limit < 0 or revision < 0:
