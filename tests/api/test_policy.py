@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -194,3 +195,33 @@ def test_unready_pods_and_overlapping_budgets(cluster: Cluster, api: client.ApiC
     budget_status(cluster, ns, "b1", observedGeneration=1, disruptionsAllowed=1, currentHealthy=1, expectedPods=1)
     evict(api, ns, "b-0")
     assert cluster.kubectl("-n", ns, "get", "pod", "b-0").returncode != 0
+
+
+def test_racing_evictions_spend_the_last_disruption_once(cluster: Cluster, api: client.ApiClient, ns: str) -> None:
+    """The budget is spent with a compare-and-swap: of evictions racing for one disruption, exactly one wins."""
+    pods = [f"r-{i}" for i in range(4)]
+    for name in pods:
+        running_pod(cluster, ns, name, {"app": "r"})
+    cluster.ok("-n", ns, "apply", "-f", "-", input=pdb("r", minAvailable=3, selector={"matchLabels": {"app": "r"}}))
+    budget_status(cluster, ns, "r", observedGeneration=1, disruptionsAllowed=1, currentHealthy=4, desiredHealthy=3,
+                  expectedPods=4)
+    codes: list[int] = []
+
+    def one(pod: str) -> None:
+        try:
+            evict(api, ns, pod)
+            codes.append(201)
+        except ApiException as e:
+            codes.append(int(e.status))
+
+    threads = [threading.Thread(target=one, args=(p,)) for p in pods]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [201, 429, 429, 429]
+    status = cluster.json("-n", ns, "get", "pdb", "r")["status"]
+    assert isinstance(status, dict) and status["disruptionsAllowed"] == 0 and len(status["disruptedPods"]) == 1
+    left = cluster.json("-n", ns, "get", "pods")["items"]
+    assert isinstance(left, list) and len(left) == 3
+    assert {p["metadata"]["name"] for p in left} | set(status["disruptedPods"]) == set(pods)
