@@ -74,8 +74,9 @@ class PodWorker:
         self.task = asyncio.create_task(self._run(), name=f"pod {self.key}")
 
     def update(self, pod: dict[str, Any]) -> None:
-        self.pod = pod
-        self.wake()
+        old, self.pod = self.pod, pod
+        if not _echo_of_our_status(old, pod):  # our own status write coming back needs no pass
+            self.wake()
 
     def wake(self) -> None:
         self._wake.set()
@@ -318,14 +319,14 @@ class PodWorker:
             if f.latest is not None and f.latest.running:
                 await self.agent.runtime.stop(f.latest, self.grace())
 
-    async def kill_for_probe(self, name: str, kind: str, message: str) -> None:
+    async def kill_for_probe(self, name: str, kind: str, message: str, grace: float | None = None) -> None:
         """A liveness or startup probe failed: restart the container (per the restart policy)."""
         f = self.facts.containers.get(name)
         if f is None or f.latest is None or not f.latest.running:
             return
         await self.agent.event(self.pod, "Normal", "Killing",
                                f"Container {name} failed {kind} probe, will be restarted")
-        await self.agent.probing.pre_stop_and_stop(self, f.latest, self.grace())
+        await self.agent.probing.pre_stop_and_stop(self, f.latest, self.grace() if grace is None else grace)
         self.wake()
 
     def grace(self) -> float:
@@ -409,6 +410,16 @@ class PodWorker:
             return
         self._sent = status
         self.pod = {**self.pod, "status": out.get("status", status)}
+
+
+def _echo_of_our_status(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """Whether ``new`` differs from ``old`` only by the bookkeeping of a write (resourceVersion, managed
+    fields), ``old`` being the pod as :meth:`PodWorker.publish` left it (with the status it wrote)."""
+    if new.get("status") != old.get("status") or new.get("spec") != old.get("spec"):
+        return False
+    ignore = ("resourceVersion", "managedFields")
+    om, nm = old.get("metadata") or {}, new.get("metadata") or {}
+    return {k: v for k, v in om.items() if k not in ignore} == {k: v for k, v in nm.items() if k not in ignore}
 
 
 def _duration(seconds: float) -> str:

@@ -12,12 +12,13 @@ pod's network namespace (the node's for ``hostNetwork`` pods).
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import TYPE_CHECKING, Any
 
 from kubelite.agent.podruntime import ContainerInfo
 from kubelite.agent.probes.lifecycle import post_start, stop_container
 from kubelite.agent.probes.prober import FAILURE, SUCCESS, ProbeTarget, container_target
-from kubelite.agent.probes.worker import ContainerProbes
+from kubelite.agent.probes.worker import ContainerProbes, kill_grace
 
 if TYPE_CHECKING:
     from kubelite.agent.agent import Agent
@@ -63,7 +64,8 @@ class ProbeManager:
         def on_result(kind: str, name: str, result: str, message: str) -> None:
             self._verdict(w, info.id, kind, name, result, message)
 
-        probes = ContainerProbes(c, self._target(w, c, info), on_result, on_event=self._on_event(w))
+        probes = ContainerProbes(c, self._target(w, c, info), on_result, on_event=self._on_event(w),
+                                 started_at=_monotonic_start(info))
         pod[c["name"]] = (info.id, probes.start())
 
     def started(self, w: PodWorker, name: str) -> bool:
@@ -79,7 +81,9 @@ class ProbeManager:
         if entry is None or entry[0] != container_id:
             return  # about an instance that has been replaced
         if kind in ("liveness", "startup") and result == FAILURE:
-            asyncio.get_running_loop().create_task(w.kill_for_probe(name, kind, message))
+            spec = next((c for c in _containers(w) if c["name"] == name), {})
+            grace = kill_grace(spec, kind, w.grace())
+            asyncio.get_running_loop().create_task(w.kill_for_probe(name, kind, message, grace))
         elif result in (SUCCESS, FAILURE):
             w.wake()  # readiness changed, or the startup probe passed
 
@@ -97,10 +101,21 @@ class ProbeManager:
 
     async def pre_stop_and_stop(self, w: PodWorker, info: ContainerInfo, grace: float) -> None:
         """preStop (within the grace period), then the stop signal, the rest of the grace period, SIGKILL."""
-        pod_spec = w.pod.get("spec") or {}
-        spec: dict[str, Any] = next((c for c in [*(pod_spec.get("containers") or []),
-                                                 *(pod_spec.get("initContainers") or [])]
-                                     if c["name"] == info.name), {"name": info.name})
+        spec: dict[str, Any] = next((c for c in _containers(w) if c["name"] == info.name), {"name": info.name})
         target = self._target(w, spec, info) if self.agent.runtime.refresh(info).running else None
         await stop_container(self.agent.engine, info.record, grace, (spec.get("lifecycle") or {}).get("preStop"),
                              target=target, pod=w.pod["metadata"]["name"], on_event=self._on_event(w))
+
+
+def _containers(w: PodWorker) -> list[dict[str, Any]]:
+    spec = w.pod.get("spec") or {}
+    return [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]
+
+
+def _monotonic_start(info: ContainerInfo) -> float | None:
+    """When the container started, on the monotonic clock (initialDelaySeconds counts from there, also for
+    a container adopted after an agent restart)."""
+    from kubelite.agent.podworker import parse_time
+
+    started = parse_time(info.started_at)
+    return time.monotonic() - max(time.time() - started, 0.0) if started else None
