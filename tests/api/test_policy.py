@@ -166,12 +166,18 @@ def test_eviction_respects_the_budget(cluster: Cluster, api: client.ApiClient, n
         "The disruption budget web needs 2 healthy pods and has 3 currently"
     assert cluster.json("-n", ns, "get", "pod", "web-1")["metadata"]
 
-    # the CLI: kubectl's evictions are the same requests; a pod that is not running needs no budget
+    # a pod that is not running yet needs no budget
     cluster.ok("-n", ns, "apply", "-f", "-", input=json.dumps({
         "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web-pending", "labels": {"app": "web"}},
         "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
     evict(api, ns, "web-pending")
     assert cluster.kubectl("-n", ns, "get", "pod", "web-pending").returncode != 0
+    # nor does a finished one
+    cluster.ok("-n", ns, "patch", "pod", "web-1", "--subresource=status", "--type=merge", "-p",
+               '{"status": {"phase": "Succeeded"}}')
+    evict(api, ns, "web-1")
+    assert cluster.kubectl("-n", ns, "get", "pod", "web-1").returncode != 0
+    assert cluster.json("-n", ns, "get", "pdb", "web")["status"]["disruptionsAllowed"] == 0  # type: ignore[index]
 
 
 def test_unready_pods_and_overlapping_budgets(cluster: Cluster, api: client.ApiClient, ns: str) -> None:
