@@ -44,6 +44,7 @@ from kubelite.scheduler.registry import DEFAULT_PROFILE, ProfileConfig, build_pr
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 BUSY_BINDINGS = 16
+GATED_MESSAGE = "Scheduling is blocked due to non-empty scheduling gates"
 TERMINAL = ("Succeeded", "Failed")
 
 
@@ -154,6 +155,11 @@ class Scheduler:
             if qp is not None:
                 qp.pi.pod = pod  # a status write (ours): keep the newest object, do not retry because of it
             return
+        if spec.get("schedulingGates"):
+            # gated: not ours to try until every gate is removed (a spec change, which brings it back here)
+            self.queue.delete(key)
+            self._spawn(self._set_condition(pod, "SchedulingGated", GATED_MESSAGE))
+            return
         self.queue.add(PodInfo.of(pod))
 
     # --- the loop ---------------------------------------------------------------------------------------
@@ -238,16 +244,17 @@ class Scheduler:
             self._spawn(self._preempt(pod, res.post_filter))
         self.queue.requeue(qp, res.failed_plugins or {"*"})
         self.recorder.event(pod, "Warning", "FailedScheduling", res.message)
-        self._spawn(self._set_unschedulable(pod, res.message, nominated))
+        self._spawn(self._set_condition(pod, "Unschedulable", res.message, nominated))
 
-    async def _set_unschedulable(self, pod: Obj, message: str, nominated: str) -> None:
+    async def _set_condition(self, pod: Obj, reason: str, message: str, nominated: str = "") -> None:
+        """``PodScheduled=False`` with ``reason`` and ``message`` (and the nominated node), unless already so."""
         md, status = pod.get("metadata") or {}, pod.get("status") or {}
         conds = list(status.get("conditions") or [])
         old = next((c for c in conds if c.get("type") == "PodScheduled"), None)
-        if old and old.get("status") == "False" and old.get("reason") == "Unschedulable" and \
+        if old and old.get("status") == "False" and old.get("reason") == reason and \
                 old.get("message") == message and (not nominated or status.get("nominatedNodeName") == nominated):
             return
-        cond = {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": message,
+        cond = {"type": "PodScheduled", "status": "False", "reason": reason, "message": message,
                 "lastProbeTime": None,
                 "lastTransitionTime": old.get("lastTransitionTime") if old and old.get("status") == "False"
                 else now_rfc3339()}

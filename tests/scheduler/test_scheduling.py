@@ -182,3 +182,14 @@ spec:
     assert sched.wait_for(lambda: sched.bound(ns, "fast"), "the pod bound") == "ssd-node"
     wide = sched.ok("get", "pod", "fast", "-n", ns, "-o", "wide")
     assert "ssd-node" in wide
+
+
+def test_scheduling_gates_hold_a_pod(sched: SchedulerHarness, ns: str, nodes: Nodes) -> None:
+    # (removing the gates is a pod update the API server does not allow yet; Kubernetes does)
+    nodes.add("gate-node")
+    sched.create_pod(pod("held", namespace=ns, schedulingGates=[{"name": "example.com/quota"}]))
+    cond = sched.wait_for(lambda: sched.condition(ns, "held"), "the PodScheduled condition")
+    assert cond["status"] == "False" and cond["reason"] == "SchedulingGated"
+    assert cond["message"] == "Scheduling is blocked due to non-empty scheduling gates"
+    assert sched.bound(ns, "held") == ""
+    assert f"{ns}/held" not in sched.scheduler.queue.pods
