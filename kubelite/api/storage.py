@@ -269,7 +269,9 @@ class Storage:
             if dry_run:
                 return new
             try:
-                if self._finalized(new):
+                if self._finalized(new) and (old.get("metadata") or {}).get("finalizers"):
+                    # As kube-apiserver: an update deletes only when it removed the last finalizer; a status
+                    # write to a pod in its grace period must not end that grace period.
                     out = decode(await self.store.delete(kv.key, expected_revision=kv.mod_revision))
                     self._deleted(s, out)
                     await self.allocators.release(s, None, old)
