@@ -27,10 +27,16 @@ neither side much. The ratio the issue asks for is API-on-SQLite create/s
 (1 client) / raw etcd put/s (1 client), aim >= 0.5; list of 10,000 pods well
 under 1 s.
 
-The server, etcd and this client share the machine's CPUs; every figure is
-the median of ``--rounds``. ``--quick`` is a smaller run for CI.
+The servers, etcd and this client share the machine's CPUs; every figure is
+the median of ``--rounds``. All targets are up at once and every round of
+every phase runs on each target in turn, so load that drifts during the run
+(other tenants of a shared machine) weighs on every column alike: compare
+columns of one run, not runs. ``--baseline DIR`` adds a first column, the
+SQLite server of another source tree (``git archive`` an older commit into
+DIR), for before/after in one run. ``--quick`` is a smaller run for CI.
 
     .venv/bin/python bench/api_bench.py [--n 1000] [--pods 10000] [--watchers 100] [--events 200] [--rounds 3]
+                                        [--baseline DIR] [--drivers sqlite etcd raw] [--control-plane]
 """
 
 from __future__ import annotations

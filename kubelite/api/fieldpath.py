@@ -203,6 +203,43 @@ def walk_fields(value: dict[str, Any], t: Type | None, path: Path, out: dict[Pat
             out[p] = Node(v, False, t is None or not t.is_field(k))
 
 
+def member_trie(value: Any, t: Type | None) -> dict[str, Any]:
+    """The ``fieldsV1`` of ``value`` as a member with everything below it: what one manager that wrote all of
+    it owns. The same as ``encode`` of every path ``walk`` finds (each container with children marked
+    ``"."``), built in one pass without paths, sets or sorting them: every create computes it."""
+    kind = t.kind if t is not None else "untyped"
+    children: dict[str, Any] = {}
+    if isinstance(value, dict) and kind in ("struct", "map", "untyped"):
+        if (t is not None and t.atomic) or not value:
+            return {}
+        for k, v in value.items():
+            sub = t.field(k) if t is not None else None
+            children["f:" + k] = member_trie(v, sub) if isinstance(v, (dict, list)) else {}
+    elif isinstance(value, list) and kind in ("list", "untyped"):
+        lt = t.list_type if t is not None else "atomic"
+        if lt == "atomic":
+            return {}
+        sub = t.items() if t is not None else None
+        keys = t.list_keys if t is not None else []
+        for i, item in enumerate(value):
+            el = _item_element(item, lt, keys, i)
+            node = member_trie(item, sub) if lt == "map" else {}
+            children[el] = _merge(children[el], node) if el in children else node
+    if not children:
+        return {}
+    return {".": {}, **dict(sorted(children.items()))}
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Two tries of one path (list items with the same key): the union, sorted."""
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if k in out else v
+    if len(out) > 1 and "." not in out:
+        out = {".": {}, **out}
+    return dict(sorted(out.items())) if out else {}
+
+
 def _item_element(item: Any, list_type: str, keys: list[str], index: int) -> str:
     if list_type == "set" or not isinstance(item, dict):
         return value_element(item)

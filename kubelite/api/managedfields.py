@@ -244,10 +244,49 @@ def without_managed(obj: Obj | None) -> Obj | None:
     return obj
 
 
+def created_fields(s: Strategy, new: Obj) -> dict[str, Any] | None:
+    """The ``fieldsV1`` of the one manager of a new object (what :func:`tracker` computes for a create), or
+    None when the object is not the plain case this shortcut covers (the general walk then does it)."""
+    t = type_for(s.api_version, s.kind)
+    meta = new.get("metadata")
+    if t is None or t.kind != "struct" or t.atomic or not isinstance(meta, dict) or meta.get("managedFields"):
+        return None
+    mt = t.field("metadata")
+    if mt is None or mt.kind != "struct" or mt.atomic:
+        return None
+    out: dict[str, Any] = {}
+    owned_meta = {k: v for k, v in meta.items() if k not in SERVER_OWNED}
+    if owned_meta:
+        # metadata, spec and status exist before any create (Go's zero values): theirs are the fields below
+        out["f:metadata"] = {k: v for k, v in fieldpath.member_trie(owned_meta, mt).items() if k != "."}
+    for k, v in new.items():
+        if k in ("apiVersion", "kind"):
+            if isinstance(v, (dict, list)):
+                return None
+            continue
+        if k == "metadata" or (k == "status" and s.has_status):
+            continue
+        node = fieldpath.member_trie(v, t.field(k)) if isinstance(v, (dict, list)) else {}
+        if k in ("spec", "status") and node:
+            node = {el: sub for el, sub in node.items() if el != "."}
+        out["f:" + k] = node
+    return dict(sorted(out.items()))
+
+
 def tracker(s: Strategy, manager: str, subresource: str = "") -> Track:
     """The bookkeeping of an ordinary write (operation Update) by ``manager``: storage calls it last."""
 
     def track(old: Obj | None, new: Obj) -> None:
+        if old is None and not subresource:
+            trie = created_fields(s, new)
+            if trie is not None:  # a create that owns everything it wrote, computed in one pass
+                meta = new["metadata"]
+                if trie:
+                    meta["managedFields"] = [{"manager": manager, "operation": UPDATE, "apiVersion": s.api_version,
+                                              "time": now_rfc3339(), "fieldsType": "FieldsV1", "fieldsV1": trie}]
+                else:
+                    meta.pop("managedFields", None)
+                return
         entries = base_entries(old, new)
         before = nodes(s, without_managed(old), subresource)
         if old is None:  # Go's zero-valued structs: the top-level objects exist before any create

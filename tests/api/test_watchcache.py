@@ -17,15 +17,21 @@ import pytest
 
 from kubelite.api.errors import ResourceNotFound
 from kubelite.api.registry import REGISTRY
+from kubelite.api.registry.base import Obj, Strategy
 from kubelite.api.storage import Selection, Storage
 from kubelite.api.watch import WatchEvent, watch_events
 from kubelite.api.watchcache import CacheWatcher
 from kubelite.store import Store, open_store
 from tests.etcd_server import wipe
 
-CM = REGISTRY.lookup("", "v1", "configmaps")
-NS = REGISTRY.lookup("", "v1", "namespaces")
-assert CM is not None and NS is not None
+
+def _kind(plural: str) -> Strategy:
+    s = REGISTRY.lookup("", "v1", plural)
+    assert s is not None
+    return s
+
+
+CM, NS = _kind("configmaps"), _kind("namespaces")
 
 
 @pytest.fixture(params=["sqlite", "etcd"])
@@ -60,7 +66,7 @@ class Watcher:
         self.seen: list[tuple[str, str, str]] = []
         self.lines: list[bytes] = []
         self.gen: AsyncGenerator[list[WatchEvent], None] = watch_events(
-            storage, CM, ns, sel or Selection(), rv, 60, False, stop)  # type: ignore[arg-type]
+            storage, CM, ns, sel or Selection(), rv, 60, False, stop)
         self.task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
@@ -83,7 +89,7 @@ class Watcher:
 async def _write(storage: Storage, ns: str, names: list[str]) -> list[str]:
     rvs = []
     for name in names:
-        obj = await storage.create(CM, ns, {"metadata": {"name": name}, "data": {"k": "é"}})  # type: ignore[arg-type]
+        obj = await storage.create(CM, ns, {"metadata": {"name": name}, "data": {"k": "é"}})
         rvs.append(obj["metadata"]["resourceVersion"])
     return rvs
 
@@ -91,14 +97,14 @@ async def _write(storage: Storage, ns: str, names: list[str]) -> list[str]:
 def test_many_watchers_share_one_cache_and_see_every_event_once(store_url: str) -> None:
     async def body(storage: Storage) -> None:
         stop = asyncio.Event()
-        start = str((await storage.list(CM, "", Selection())).revision)  # type: ignore[arg-type]
+        start = str((await storage.list(CM, "", Selection())).revision)
         everywhere = [Watcher(storage, "", start, stop) for _ in range(20)]
         in_a = [Watcher(storage, "a", start, stop) for _ in range(5)]
         await asyncio.sleep(0.05)
         rvs_a = await _write(storage, "a", [f"x{i}" for i in range(30)])
         rvs_b = await _write(storage, "b", [f"y{i}" for i in range(10)])
-        await storage.update(CM, "a", "x0", lambda o: {**o, "data": {"k": "changed"}})  # type: ignore[arg-type]
-        await storage.delete(CM, "a", "x1")  # type: ignore[arg-type]
+        await storage.update(CM, "a", "x0", lambda o: {**o, "data": {"k": "changed"}})
+        await storage.delete(CM, "a", "x1")
         for w in everywhere:
             await w.until(42)
         for w in in_a:
@@ -115,7 +121,7 @@ def test_many_watchers_share_one_cache_and_see_every_event_once(store_url: str) 
         assert all(isinstance(w, CacheWatcher) for w in cachers["/registry/configmaps/"].watchers)
         assert everywhere[0].lines[0] is everywhere[7].lines[0]
         # the line is the object as a GET returns it
-        got = await storage.get(CM, "a", "x2")  # type: ignore[arg-type]
+        got = await storage.get(CM, "a", "x2")
         assert json.loads(everywhere[3].lines[2]) == {"type": "ADDED", "object": got}
         stop.set()
         await asyncio.gather(*(w.task for w in everywhere + in_a))
@@ -127,7 +133,7 @@ def test_many_watchers_share_one_cache_and_see_every_event_once(store_url: str) 
 def test_watch_from_before_the_cache_and_without_resource_version(store_url: str) -> None:
     async def body(storage: Storage) -> None:
         stop = asyncio.Event()
-        early = (await storage.list(CM, "", Selection())).revision  # type: ignore[arg-type]
+        early = (await storage.list(CM, "", Selection())).revision
         rvs = await _write(storage, "a", ["p", "q"])
         first = Watcher(storage, "a", rvs[-1], stop)  # starts the cache at q's revision
         await _write(storage, "a", ["r"])
@@ -152,11 +158,11 @@ def test_a_watcher_left_behind_by_the_ring_continues_from_the_store(store_url: s
     async def body(storage: Storage) -> None:
         storage.watch_cache.capacity = 4  # the ring keeps 4..8 events
         stop = asyncio.Event()
-        start = str((await storage.list(CM, "", Selection())).revision)  # type: ignore[arg-type]
+        start = str((await storage.list(CM, "", Selection())).revision)
         fast = Watcher(storage, "", start, stop)
         await fast.until(0)
         # a watcher that never reads while 20 writes go by: its place in the ring is gone
-        slow_gen = watch_events(storage, CM, "", Selection(), start, 60, False, stop)  # type: ignore[arg-type]
+        slow_gen = watch_events(storage, CM, "", Selection(), start, 60, False, stop)
         first = asyncio.create_task(slow_gen.__anext__())
         await asyncio.sleep(0.05)
         names = [f"n{i}" for i in range(20)]
@@ -178,16 +184,18 @@ def test_a_watcher_left_behind_by_the_ring_continues_from_the_store(store_url: s
 def test_selectors_report_transitions(store_url: str) -> None:
     async def body(storage: Storage) -> None:
         stop = asyncio.Event()
-        start = str((await storage.list(CM, "", Selection())).revision)  # type: ignore[arg-type]
-        w = Watcher(storage, "a", start, stop, Selection.parse(CM, "app=web", ""))  # type: ignore[arg-type]
+        start = str((await storage.list(CM, "", Selection())).revision)
+        w = Watcher(storage, "a", start, stop, Selection.parse(CM, "app=web", ""))
         plain = Watcher(storage, "a", start, stop)
         await asyncio.sleep(0.05)
-        await storage.create(CM, "a", {"metadata": {"name": "c", "labels": {"app": "db"}}})  # type: ignore[arg-type]
-        relabel = lambda app: lambda o: {**o, "metadata": {**o["metadata"], "labels": {"app": app}}}  # noqa: E731
-        await storage.update(CM, "a", "c", relabel("web"))  # type: ignore[arg-type]
-        await storage.update(CM, "a", "c", relabel("web2"))  # type: ignore[arg-type]
-        await storage.update(CM, "a", "c", relabel("web"))  # type: ignore[arg-type]
-        await storage.delete(CM, "a", "c")  # type: ignore[arg-type]
+        await storage.create(CM, "a", {"metadata": {"name": "c", "labels": {"app": "db"}}})
+        def relabel(app: str) -> Callable[[Obj], Obj]:
+            return lambda o: {**o, "metadata": {**o["metadata"], "labels": {"app": app}}}
+
+        await storage.update(CM, "a", "c", relabel("web"))
+        await storage.update(CM, "a", "c", relabel("web2"))
+        await storage.update(CM, "a", "c", relabel("web"))
+        await storage.delete(CM, "a", "c")
         await w.until(4)
         await plain.until(5)
         assert [t for t, _, _ in w.seen] == ["ADDED", "DELETED", "ADDED", "DELETED"]
@@ -200,26 +208,26 @@ def test_selectors_report_transitions(store_url: str) -> None:
 
 def test_namespace_existence(store_url: str) -> None:
     async def body(storage: Storage) -> None:
-        await storage.create(CM, "a", {"metadata": {"name": "one"}})  # type: ignore[arg-type]
+        await storage.create(CM, "a", {"metadata": {"name": "one"}})
         with pytest.raises(ResourceNotFound, match='namespaces "nope" not found'):
-            await storage.create(CM, "nope", {"metadata": {"name": "one"}})  # type: ignore[arg-type]
+            await storage.create(CM, "nope", {"metadata": {"name": "one"}})
         # deleted here: refused at once
-        await storage.delete(NS, "", "b")  # type: ignore[arg-type]
+        await storage.delete(NS, "", "b")
         with pytest.raises(ResourceNotFound, match='namespaces "b" not found'):
-            await storage.create(CM, "b", {"metadata": {"name": "one"}})  # type: ignore[arg-type]
+            await storage.create(CM, "b", {"metadata": {"name": "one"}})
         # another server on the same store (a second Storage): its new namespace is found at once,
         # its deletion once the watch has told us
         other = Storage(storage.store)
         try:
-            await other.create(NS, "", {"metadata": {"name": "c"}})  # type: ignore[arg-type]
-            await storage.create(CM, "c", {"metadata": {"name": "one"}})  # type: ignore[arg-type]
-            await other.delete(NS, "", "c")  # type: ignore[arg-type]
+            await other.create(NS, "", {"metadata": {"name": "c"}})
+            await storage.create(CM, "c", {"metadata": {"name": "one"}})
+            await other.delete(NS, "", "c")
             for _ in range(1000):
                 if "c" not in storage.namespaces._live:
                     break
                 await asyncio.sleep(0.005)
             with pytest.raises(ResourceNotFound, match='namespaces "c" not found'):
-                await storage.create(CM, "c", {"metadata": {"name": "two"}})  # type: ignore[arg-type]
+                await storage.create(CM, "c", {"metadata": {"name": "two"}})
         finally:
             await other.close()
 
