@@ -114,9 +114,21 @@ class PodWorker:
         self.agent.worker_done(self)
 
     def _exits_watched(self) -> bool:
-        """Whether every running container's exit will wake this worker (else it polls every RESYNC)."""
-        for f in self.facts.containers.values():
-            if f.latest is not None and f.latest.running and not self.agent.runtime.watch_exit(f.latest, self.wake):
+        """Whether every change to come will wake this worker: each running container's exit is watched,
+        and no container has exited unhandled (else it polls every RESYNC, as it does where exits cannot be
+        watched). A container started in this pass may have exited before the pass ended: what it shows
+        as exited without a waiting reason is handled only if it needs nothing more (a finished init
+        container, a pod in a terminal phase)."""
+        spec = self.pod.get("spec") or {}
+        inits = {c["name"] for c in spec.get("initContainers") or [] if c.get("restartPolicy") != "Always"}
+        for name, f in self.facts.containers.items():
+            latest = f.latest
+            if latest is None or f.waiting is not None:
+                continue  # not started yet, or waiting on what wakes it (back-off, a config error...)
+            if latest.running:
+                if not self.agent.runtime.watch_exit(latest, self.wake):
+                    return False
+            elif not (self.facts.terminal_phase or (name in inits and latest.exit_code == 0)):
                 return False
         return True
 
