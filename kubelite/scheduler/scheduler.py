@@ -13,12 +13,17 @@ Informers: all nodes, and all pods that have not finished
 (``status.phase!=Succeeded,status.phase!=Failed``). One pod watch instead of a
 pending one plus an assigned one: every pod event is decoded once, and a pod
 moving from pending to bound is one MODIFIED event seen in order. Pods whose
-``spec.schedulerName`` names no profile of this scheduler are left alone.
+``spec.schedulerName`` names no profile of this scheduler are left alone, and
+pods with scheduling gates only get ``PodScheduled=False`` (SchedulingGated)
+until the gates are gone.
 
 The loop yields to the event loop after each cycle, so watches and binding
 responses are processed between cycles. Leader election is a gate: ``gate``
 (any awaitable factory, e.g. an elector's ``wait_leader``) is awaited before
-the first cycle.
+the first cycle; ``kubelite server`` instead starts the whole scheduler only
+while it holds the ``kube-scheduler`` Lease. Events (Scheduled,
+FailedScheduling, Preempted) wait while many bindings are in flight, so a burst
+binds first.
 """
 
 from __future__ import annotations
