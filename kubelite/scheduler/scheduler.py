@@ -266,7 +266,9 @@ class Scheduler:
         patch: Obj = {"status": {"conditions": [c for c in conds if c.get("type") != "PodScheduled"] + [cond]}}
         if nominated:
             patch["status"]["nominatedNodeName"] = nominated
-        patch["metadata"] = {"uid": md.get("uid")}  # a precondition: never touch a same-named successor
+        # preconditions: never touch a same-named successor, nor a pod that changed since (it may be bound by
+        # now, and this write would turn its PodScheduled back to False); the next attempt writes again
+        patch["metadata"] = {"uid": md.get("uid"), "resourceVersion": md.get("resourceVersion")}
         with contextlib.suppress(KubeliteError):
             await self.client.patch(resource_path("v1", "pods", md.get("namespace"), md.get("name"), "status"),
                                     patch)

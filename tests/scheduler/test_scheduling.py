@@ -193,3 +193,13 @@ def test_scheduling_gates_hold_a_pod(sched: SchedulerHarness, ns: str, nodes: No
     assert cond["message"] == "Scheduling is blocked due to non-empty scheduling gates"
     assert sched.bound(ns, "held") == ""
     assert f"{ns}/held" not in sched.scheduler.queue.pods
+
+
+def test_a_late_unschedulable_write_never_undoes_a_binding(sched: SchedulerHarness, ns: str, nodes: Nodes) -> None:
+    """The condition is written in the background: if the pod was bound meanwhile, the stale write must lose."""
+    created = sched.create_pod(pod("racer", namespace=ns))  # no node yet: this is the version a cycle saw
+    nodes.add("late")
+    sched.wait_for(lambda: sched.bound(ns, "racer"), "the pod bound")
+    sched.run(sched.scheduler._set_condition(created, "Unschedulable", "0/0 nodes are available"))
+    cond = sched.condition(ns, "racer")
+    assert cond is not None and cond["status"] == "True"
