@@ -11,7 +11,9 @@ key is rejected as unresolvable ("missing required label"), as in Kubernetes.
 node's domain, higher score. ``nodeAffinityPolicy: Ignore`` counts every
 node with the key; ``minDomains``: while fewer domains exist, the global
 minimum is taken as 0. ``nodeTaintsPolicy: Honor`` is not implemented (the
-default, Ignore, applies).
+default, Ignore, applies). Pods without constraints of their own that belong to
+a controller get kube-scheduler's system defaults (hostname, maxSkew 3, and
+zone, maxSkew 5, both ScheduleAnyway), so a Deployment's replicas spread.
 """
 
 from __future__ import annotations
@@ -56,6 +58,24 @@ def constraints_of(pod: PodInfo, hard: bool) -> list[Constraint]:
     return out
 
 
+# kube-scheduler's system default constraints, for pods that have none of their own and belong to a
+# controller: spread its pods over hosts (and zones, where nodes have zones), as a preference.
+DEFAULT_CONSTRAINTS = (("kubernetes.io/hostname", 3), ("topology.kubernetes.io/zone", 5))
+
+
+def default_constraints(pod: PodInfo, nodes: list[NodeInfo]) -> list[Constraint]:
+    """The system defaults for ``pod``; Kubernetes selects the pods of the same controllers (their
+    selectors), which for a pod made from a template are the pods with the same labels."""
+    md = pod.pod.get("metadata") or {}
+    if (pod.pod.get("spec") or {}).get("topologySpreadConstraints") or not pod.labels:
+        return []
+    if not any(o.get("controller") for o in md.get("ownerReferences") or []):
+        return []
+    sel = label_selector({"matchLabels": dict(pod.labels)})
+    return [Constraint(skew, key, sel, 1) for key, skew in DEFAULT_CONSTRAINTS
+            if any(key in n.labels for n in nodes)]
+
+
 def _counts(nodes: list[NodeInfo], pod: PodInfo, cs: list[Constraint]) -> list[dict[str, int]]:
     counts: list[dict[str, int]] = [{} for _ in cs]
     aff = required_matcher(pod)
@@ -96,7 +116,7 @@ class PodTopologySpread:
         return None
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
-        cs = constraints_of(pod, hard=False)
+        cs = constraints_of(pod, hard=False) or default_constraints(pod, list(state.all_nodes))
         if not cs:
             return SKIP
         counts = _counts(list(state.all_nodes), pod, cs)
