@@ -127,7 +127,7 @@ def test_a_deployment_spreads_over_nodes_and_moves_off_a_dead_one(nodes: Nodes) 
 
     # A deleted pod is replaced.
     victim = pods[0]["metadata"]["name"]
-    c.ok("delete", "pod", victim)
+    c.ok("delete", "pod", victim, "--grace-period=1")  # sleep as PID 1 ignores SIGTERM: the grace runs out
     wait_for("replacement", lambda: len(p := running_pods(c, "app=web")) == 4
              and victim not in {x["metadata"]["name"] for x in p}, 60)
 
