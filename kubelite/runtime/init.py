@@ -11,9 +11,9 @@ execve, so the filter never sees our own set-up.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
-import contextlib
 import os
 import resource
 import shutil

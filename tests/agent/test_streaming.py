@@ -98,6 +98,7 @@ def test_logs_follow_ends_when_the_container_has_exited(rig: Rig) -> None:
 
 def test_logs_follow_ends_when_the_client_leaves(rig: Rig) -> None:
     """``logs -f`` of a container that logs nothing more: a client that leaves ends the agent's session too."""
+    streaming_rig.wait_idle(rig, "logs")  # an earlier test's session may still be winding down
     proc = subprocess.Popen([*rig.cluster.argv, "logs", "-f", "app", "-c", "main"], text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
