@@ -184,8 +184,7 @@ spec:
     assert "ssd-node" in wide
 
 
-def test_scheduling_gates_hold_a_pod(sched: SchedulerHarness, ns: str, nodes: Nodes) -> None:
-    # (removing the gates is a pod update the API server does not allow yet; Kubernetes does)
+def test_scheduling_gates_hold_a_pod_until_removed(sched: SchedulerHarness, ns: str, nodes: Nodes) -> None:
     nodes.add("gate-node")
     sched.create_pod(pod("held", namespace=ns, schedulingGates=[{"name": "example.com/quota"}]))
     cond = sched.wait_for(lambda: sched.condition(ns, "held"), "the PodScheduled condition")
@@ -193,6 +192,9 @@ def test_scheduling_gates_hold_a_pod(sched: SchedulerHarness, ns: str, nodes: No
     assert cond["message"] == "Scheduling is blocked due to non-empty scheduling gates"
     assert sched.bound(ns, "held") == ""
     assert f"{ns}/held" not in sched.scheduler.queue.pods
+    path = f"/api/v1/namespaces/{ns}/pods/held"
+    sched.run(sched.client.patch(path, [{"op": "remove", "path": "/spec/schedulingGates"}], "json"))
+    assert sched.wait_for(lambda: sched.bound(ns, "held"), "binding once the gate is removed") == "gate-node"
 
 
 def test_a_late_unschedulable_write_never_undoes_a_binding(sched: SchedulerHarness, ns: str, nodes: Nodes) -> None:

@@ -89,6 +89,12 @@ class Pod(Strategy):
                 s[key] = [{k: v for k, v in c.items() if k != "image"} for c in s.get(key) or []]
             for key in ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"):
                 s.pop(key, None)
+        # scheduling gates may be removed (that is how a gated pod is released), never added
+        new_gates = [g.get("name") for g in ns.get("schedulingGates") or []]
+        old_gates = [g.get("name") for g in os_.get("schedulingGates") or []]
+        if set(new_gates) <= set(old_gates):
+            ns.pop("schedulingGates", None)
+            os_.pop("schedulingGates", None)
         if ns != os_:
             out.append(Cause("FieldValueForbidden", "spec", "Forbidden: pod updates may not change fields other "
                              "than `spec.containers[*].image`,`spec.initContainers[*].image`,"
