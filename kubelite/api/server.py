@@ -96,6 +96,25 @@ async def openapi_root(req: web.Request) -> web.Response:
     return await openapi.serve_root(_registry(req), req)
 
 
+def _pb_field(number: int, payload: bytes) -> bytes:
+    # a length-delimited protobuf field; every length here is under 128 bytes
+    return bytes([(number << 3) | 2, len(payload)]) + payload
+
+
+# An OpenAPI v2 document with no definitions, in the protobuf form kubectl asks for. kubectl validates the
+# items of a v1 List against /openapi/v2 and skips kinds it finds no schema for; the real validation is
+# the server's (fieldValidation, from the OpenAPI v3 schemas). Fields: swagger = 1, info = 2 {title = 1,
+# version = 2} of gnostic's openapi_v2.Document.
+OPENAPI_V2 = _pb_field(1, b"2.0") + _pb_field(2, _pb_field(1, b"Kubernetes") + _pb_field(2, b"v1.32.0"))
+
+
+async def openapi_v2(req: web.Request) -> web.Response:
+    if "json" in req.headers.get("Accept", "") and "protobuf" not in req.headers.get("Accept", ""):
+        return web.json_response({"swagger": "2.0", "info": {"title": "Kubernetes", "version": "v1.32.0"},
+                                  "paths": {}, "definitions": {}})
+    return web.Response(body=OPENAPI_V2, content_type="application/com.github.proto-openapi.spec.v2.v1.0+protobuf")
+
+
 async def openapi_gv(req: web.Request) -> web.Response:
     return await openapi.serve_gv(_registry(req), req.match_info["path"], req)
 
@@ -141,6 +160,7 @@ def build_app(store: Store, registry: Registry = REGISTRY, middlewares: list[Mid
     r.add_get("/api/", api_root)
     r.add_get("/apis", apis_root)
     r.add_get("/apis/", apis_root)
+    r.add_get("/openapi/v2", openapi_v2)
     r.add_get("/openapi/v3", openapi_root)
     r.add_get("/openapi/v3/{path:.*}", openapi_gv)
     r.add_route("*", "/api/{tail:.*}", core)

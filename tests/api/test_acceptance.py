@@ -820,7 +820,7 @@ def test_create_and_apply_a_list_without_client_validation(cluster: Cluster) -> 
     assert cluster.ok("get", "cm", "-l", "from=list", "-o", "name").strip() == ""
 
 
-@pytest.mark.xfail(strict=True, reason="kubectl validates a v1 List against /openapi/v2 (protobuf), not served yet")
+
 def test_create_a_list_with_default_validation(cluster: Cluster) -> None:
     cluster.ok("create", "-f", "-", input=LIST.replace("acc-list", "acc-vlist"))
 
