@@ -11,6 +11,8 @@ on an emptied one (``datastore_url`` wipes it), as it would on a new SQLite file
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -18,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from kubelite.api.client import APIClient
 from tests.etcd_server import wipe
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
@@ -97,6 +101,27 @@ def start_cluster(data_dir: Path, extra: tuple[str, ...] = (), control_plane: bo
         time.sleep(0.05)
     proc.kill()
     raise RuntimeError("server did not start")
+
+
+@contextlib.contextmanager
+def cluster_with_loop(data_dir: Path, extra: tuple[str, ...] = (), *, user_agent: str = "kubelite-test"
+                      ) -> Iterator[tuple[Cluster, asyncio.AbstractEventLoop, APIClient]]:
+    """A bare API server, an event loop running in a thread of this process (where in-process controllers
+    or a scheduler run) and an admin client for it; all stopped and closed on exit."""
+    cluster = start_cluster(data_dir, extra)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name=user_agent, daemon=True)
+    thread.start()
+    client = APIClient.from_kubeconfig(cluster.kubeconfig, user_agent=user_agent)
+    try:
+        yield cluster, loop, client
+    finally:
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(client.close(), loop).result(60)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+        stop_cluster(cluster)
 
 
 def stop_cluster(c: Cluster) -> None:

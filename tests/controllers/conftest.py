@@ -31,7 +31,6 @@ import asyncio
 import contextlib
 import itertools
 import os
-import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
@@ -45,7 +44,7 @@ from kubelite.api.informer import Informer
 from kubelite.controllers.manager import start_controllers
 from kubelite.controllers.options import ControllerOptions
 from kubelite.errors import KubeliteError
-from tests.api.conftest import Cluster, datastore_url, start_cluster, stop_cluster
+from tests.api.conftest import Cluster, cluster_with_loop, datastore_url
 
 T = TypeVar("T")
 DATASTORE_ENV = "KUBELITE_CONTROLLER_TESTS_DATASTORE"  # "sqlite" (default) or "etcd"
@@ -173,27 +172,14 @@ def controllers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     data: Path = tmp_path_factory.mktemp("controllers") / "data"
     driver = os.environ.get(DATASTORE_ENV, "sqlite")
     extra = () if driver == "sqlite" else ("--datastore", datastore_url(driver, data, request))
-    # The server's own controllers and scheduler would race the ones under test.
-    cluster = start_cluster(data, ("--controllers=", "--no-scheduler", *extra))
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="controllers", daemon=True)
-    thread.start()
-    client = APIClient.from_kubeconfig(cluster.kubeconfig, user_agent="kube-controller-manager")
-    h = ControllerHarness(cluster, loop, client)
-    try:
+    # start_cluster runs the API server alone: its own controllers would race the ones under test.
+    with cluster_with_loop(data, extra, user_agent="kube-controller-manager") as (cluster, loop, client):
+        h = ControllerHarness(cluster, loop, client)
         h.start(only, options)
         try:
             yield h
         finally:
             h.stop()
-    finally:
-        with contextlib.suppress(Exception):
-            h.run(client.close())
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-        stop_cluster(cluster)
-
 
 _ns_counter = itertools.count()
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
@@ -27,7 +26,7 @@ import pytest
 from kubelite.api.client import APIClient, resource_path
 from kubelite.errors import KubeliteError
 from kubelite.scheduler import Scheduler
-from tests.api.conftest import Cluster, start_cluster, stop_cluster
+from tests.api.conftest import Cluster, cluster_with_loop
 from tests.scheduler.helpers import node as node_dict
 
 T = TypeVar("T")
@@ -89,25 +88,13 @@ class SchedulerHarness:
 @pytest.fixture(scope="module")
 def sched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SchedulerHarness]:
     data: Path = tmp_path_factory.mktemp("scheduler") / "data"
-    cluster = start_cluster(data)  # the API server alone: this scheduler is the only one
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="scheduler", daemon=True)
-    thread.start()
-    client = APIClient.from_kubeconfig(cluster.kubeconfig, user_agent="kube-scheduler")
-    h = SchedulerHarness(cluster, loop, client)
-    try:
+    with cluster_with_loop(data, user_agent="kube-scheduler") as (cluster, loop, client):  # no other scheduler
+        h = SchedulerHarness(cluster, loop, client)
         h.run(h.scheduler.start())
         try:
             yield h
         finally:
             h.run(h.scheduler.stop())
-    finally:
-        with contextlib.suppress(Exception):
-            h.run(client.close())
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
-        stop_cluster(cluster)
 
 
 _counter = itertools.count()
