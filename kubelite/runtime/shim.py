@@ -62,13 +62,18 @@ def start_shim(runtime: Runtime, opts: ShimOptions) -> ContainerState:
     # One line, not until EOF: the container's processes hold copies of the pipe until they exec.
     with os.fdopen(r, "rb") as f:
         data = f.readline()
+    return ready_state(runtime, opts.cid, data)
+
+
+def ready_state(runtime: Runtime, cid: str, line: bytes) -> ContainerState:
+    """The container's state from the shim's one readiness line, or the error the shim reported."""
     try:
-        msg = json.loads(data)
+        msg = json.loads(line)
     except ValueError:
         raise SystemFailure("the container supervisor died while creating the container") from None
     if "error" in msg:
         raise ERROR_CLASSES.get(msg.get("kind", ""), SystemFailure)(msg["error"])
-    return runtime.load(opts.cid)
+    return runtime.load(cid)
 
 
 def become_shim(runtime: Runtime, opts: ShimOptions, ready_fd: int) -> NoReturn:

@@ -43,7 +43,7 @@ from typing import Any
 
 from kubelite.errors import SystemFailure
 from kubelite.runtime.container import Runtime
-from kubelite.runtime.shim import ERROR_CLASSES, ShimOptions, become_shim, start_shim
+from kubelite.runtime.shim import ShimOptions, become_shim, ready_state, start_shim
 from kubelite.runtime.state import ContainerState
 
 MAX_REQUEST = 64 << 20
@@ -132,13 +132,7 @@ class Zygote:
             # One line, not until EOF: the container's processes hold the socket until they exec.
             with mine.makefile("rb") as f:
                 line = f.readline()
-        try:
-            msg = json.loads(line)
-        except ValueError:
-            raise SystemFailure("the container supervisor died while creating the container") from None
-        if "error" in msg:
-            raise ERROR_CLASSES.get(msg.get("kind", ""), SystemFailure)(msg["error"])
-        return runtime.load(opts.cid)
+        return ready_state(runtime, opts.cid, line)
 
 
 # --- the helper process --------------------------------------------------------------------------------------
