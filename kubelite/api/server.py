@@ -25,6 +25,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from kubelite.api import discovery, openapi
+from kubelite.api.client import APIClient
 from kubelite.api.errors import MethodNotAllowed, to_status
 from kubelite.api.handlers import STOPPING, STORAGE, handle, respond
 from kubelite.api.kubernetes_service import advertise_address, ensure_kubernetes_service
@@ -36,6 +37,11 @@ from kubelite.errors import AlreadyExists, KubeliteError, NotFound
 from kubelite.store import Store, open_store
 
 log = logging.getLogger("kubelite.api")
+
+LOCAL_SOCKET = "apiserver.sock"
+_SUN_PATH_MAX = 108  # sockaddr_un.sun_path, the terminating NUL included
+# Kubernetes' loopback client identity: the server acting on its own behalf
+LOOPBACK_USER = ("system:apiserver", ("system:masters",))
 REGISTRY_KEY: web.AppKey[Registry] = web.AppKey("registry", Registry)
 
 
@@ -223,6 +229,8 @@ class APIServer:
         self.store: Store | None = None
         self.runner: web.AppRunner | None = None
         self.url = ""
+        self.local_socket: Path | None = None
+        self._loopback_token: str | None = None
 
     async def start(self) -> None:
         c = self.config
@@ -236,6 +244,7 @@ class APIServer:
 
             sec = setup_security(c.data_dir, bind_address=c.bind_address, port=c.port)
             middlewares, ssl_ctx = sec.middlewares(), sec.ssl_context
+            self._loopback_token = sec.authenticator.add_memory_token(*LOOPBACK_USER)
             if sec.encryptor is not None:  # Secrets sealed at rest, below Storage and watches
                 from kubelite.api.encrypted_store import EncryptedStore
 
@@ -250,16 +259,42 @@ class APIServer:
         await self.runner.setup()
         site = web.TCPSite(self.runner, c.bind_address, c.port, ssl_context=ssl_ctx, reuse_address=True)
         await site.start()
+        await self._listen_locally(c.data_dir / LOCAL_SOCKET)
         host = "127.0.0.1" if c.bind_address in ("", "0.0.0.0") else c.bind_address
         self.url = f"{'https' if ssl_ctx else 'http'}://{host}:{c.port}"
         if not c.secure:
             write_insecure_kubeconfig(c.data_dir / "kubeconfig.yaml", c.bind_address, c.port)
         log.info("kubelite API server listening on %s", self.url)
 
+    async def _listen_locally(self, path: Path) -> None:
+        """Plain HTTP on a Unix socket only root can open, for the parts hosted in this process."""
+        if len(str(path.resolve()).encode()) >= _SUN_PATH_MAX:
+            log.info("no local socket: %s is too long a path for a Unix socket", path)
+            return
+        assert self.runner is not None
+        path.unlink(missing_ok=True)
+        await web.UnixSite(self.runner, str(path)).start()
+        path.chmod(0o600)
+        self.local_socket = path
+
+    def local_client(self, user_agent: str, token: str | None = None) -> APIClient:
+        """A client of this server for a part hosted in its process: the local socket when there is one,
+        as the loopback identity (``system:apiserver``, ``system:masters``) unless ``token`` is given."""
+        token = token or self._loopback_token
+        if self.local_socket is not None:
+            return APIClient.over_socket(self.local_socket, token, user_agent)
+        if not self.config.secure:
+            return APIClient(self.url, user_agent=user_agent)
+        return APIClient.with_token(self.url, token or "", ca_file=self.config.data_dir / "pki" / "ca.crt",
+                                    user_agent=user_agent)
+
     async def stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
+        if self.local_socket is not None:
+            self.local_socket.unlink(missing_ok=True)
+            self.local_socket = None
         if self.store is not None:
             await self.store.close()
             self.store = None

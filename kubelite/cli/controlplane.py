@@ -56,12 +56,12 @@ async def start_control_plane(server: APIServer, *, controllers: set[str] | None
     """Start the controllers (``controllers``: names, None for all) and the scheduler against ``server``,
     each only while it holds its Lease in kube-system (kube-controller-manager, kube-scheduler); the stops,
     in start order."""
-    from kubelite.api.client import APIClient
     from kubelite.controllers.leaderelection import start_leader_elected
 
     data_dir = server.config.data_dir
-    client = APIClient.from_kubeconfig(data_dir / "kubeconfig.yaml", user_agent="kubelite-controller-manager")
-    stops: list[Stop] = [client.close]
+    client = server.local_client("kubelite-controller-manager")
+    scheduler_client = server.local_client("kube-scheduler")
+    stops: list[Stop] = [client.close, scheduler_client.close]
     me = identity(data_dir)
     try:
         if server.config.secure:
@@ -77,9 +77,9 @@ async def start_control_plane(server: APIServer, *, controllers: set[str] | None
             from kubelite.scheduler.scheduler import start_scheduler
 
             async def run_scheduler() -> Stop:
-                return await start_scheduler(client)
+                return await start_scheduler(scheduler_client)
 
-            stops.append(await start_leader_elected(client, "kube-scheduler", me, run_scheduler))
+            stops.append(await start_leader_elected(scheduler_client, "kube-scheduler", me, run_scheduler))
     except BaseException:
         for stop in reversed(stops):
             with contextlib.suppress(Exception):

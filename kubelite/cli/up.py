@@ -44,17 +44,16 @@ async def start_embedded(server: APIServer, node_name: str | None = None) -> lis
     import socket
 
     from kubelite.agent.agent import Agent, AgentConfig
-    from kubelite.api.client import APIClient
     from kubelite.api.security.tokens import TokenFile
 
     data_dir = server.config.data_dir
     name = (node_name or socket.gethostname()).lower()
     if not server.config.secure:
-        client = APIClient(server.url)
+        client = server.local_client("kubelet")
         ca = b""
     else:
         token = TokenFile.in_data_dir(data_dir).ensure_node_token(name)  # made before the server started
-        client = APIClient.with_token(server.url, token, ca_file=data_dir / "pki" / "ca.crt", user_agent="kubelet")
+        client = server.local_client("kubelet", token)
         ca = (data_dir / "pki" / "ca.crt").read_bytes()
     host = server.config.bind_address
     agent = Agent(client, AgentConfig(node_name=name, data_dir=data_dir / "agent", ca_pem=ca,

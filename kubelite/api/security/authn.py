@@ -23,6 +23,7 @@ Design choices:
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import time
 import weakref
 from collections.abc import Mapping
@@ -36,7 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from kubelite.api.errors import to_status
 from kubelite.api.security.pki import Pki
-from kubelite.api.security.tokens import TokenFile
+from kubelite.api.security.tokens import TokenFile, new_token, token_digest
 from kubelite.errors import Unauthorized
 
 AUTHENTICATED = "system:authenticated"
@@ -101,6 +102,8 @@ class Authenticator:
     def __init__(self, pki: Pki, tokens: TokenFile) -> None:
         self.pki = pki
         self.tokens = tokens
+        # tokens that live as long as this process: the server's loopback identity (never on disk)
+        self._memory: list[tuple[bytes, UserInfo]] = []
         # TLS connection (its SSLObject) -> the certificate verified on it; dropped with the connection
         self._verified: weakref.WeakKeyDictionary[object, _Verified] = weakref.WeakKeyDictionary()
 
@@ -131,9 +134,19 @@ class Authenticator:
                                                    cert.not_valid_after_utc.timestamp())
         return user
 
+    def add_memory_token(self, user: str, groups: tuple[str, ...]) -> str:
+        """A new random token for ``user``, known only to this process (Kubernetes' loopback client token)."""
+        token = new_token()
+        self._memory.append((token_digest(token), UserInfo(user, "", _with_authenticated(groups))))
+        return token
+
     def authenticate_token(self, token: str) -> UserInfo | None:
         if not token:
             return None
+        presented = token_digest(token)
+        for digest, user in self._memory:
+            if hmac.compare_digest(presented, digest):
+                return user
         entry = self.tokens.lookup(token)
         if entry is None:
             return None

@@ -41,7 +41,7 @@ class TokenEntry:
     groups: tuple[str, ...] = ()
 
 
-def _digest(token: str) -> bytes:
+def token_digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
@@ -96,7 +96,7 @@ class TokenFile:
 
     def _set(self, entries: list[TokenEntry]) -> None:
         self._entries = entries
-        self._digests = [(_digest(e.token), e) for e in entries]
+        self._digests = [(token_digest(e.token), e) for e in entries]
 
     @property
     def entries(self) -> tuple[TokenEntry, ...]:
@@ -104,7 +104,7 @@ class TokenFile:
 
     def lookup(self, token: str) -> TokenEntry | None:
         """The entry for ``token``, in time independent of which entry (if any) matches."""
-        presented = _digest(token)
+        presented = token_digest(token)
         found: TokenEntry | None = None
         for digest, entry in self._digests:
             if hmac.compare_digest(presented, digest) and found is None:
