@@ -120,10 +120,10 @@ def quote(text: str) -> str:
 class ResourceForbidden(Forbidden):
     """403 about a resource (deleting a system namespace, a refused request); worded as ``NewForbidden``."""
 
-    def __init__(self, res: Resource, name: str, why: str) -> None:
+    def __init__(self, res: Resource, name: str, why: str, causes: tuple[Cause, ...] = ()) -> None:
         what = f'{res.plural}{"." + res.group if res.group else ""}' + (f" {quote(name)}" if name else "")
         super().__init__(f"{what} is forbidden: {why}")
-        self.res, self.name = res, name
+        self.res, self.name, self.causes = res, name, causes
 
 
 class BadRequest(Invalid):
@@ -186,7 +186,10 @@ def to_status(e: BaseException) -> StatusError:
         case ResourceConflict():
             return StatusError(409, "Conflict", msg, _details(e.res, e.name, e.res.plural))
         case ResourceForbidden():
-            return StatusError(403, "Forbidden", msg, _details(e.res, e.name, e.res.plural))
+            d = _details(e.res, e.name, e.res.plural)
+            if e.causes:  # e.g. NamespaceTerminating, which clients (kubectl drain) look for
+                d["causes"] = [c.as_dict() for c in e.causes]
+            return StatusError(403, "Forbidden", msg, d)
         case Forbidden():
             return StatusError(403, "Forbidden", msg)
         case Unauthorized():

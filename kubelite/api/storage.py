@@ -30,7 +30,14 @@ from kubelite.api.errors import (
     ResourceNotFound,
 )
 from kubelite.api.meta import generate_name, new_uid, now_rfc3339
-from kubelite.api.namespaces import NamespaceCache
+from kubelite.api.namespaces import (
+    NamespaceCache,
+    held,
+    is_namespace,
+    plan_namespace_delete,
+    prepare_finalize,
+    terminating_error,
+)
 from kubelite.api.registry import REGISTRY, Registry
 from kubelite.api.registry.base import Obj, Strategy
 from kubelite.api.selectors import FieldRequirement, label_predicate, parse_field_selector
@@ -183,9 +190,14 @@ class Storage:
 
     # -- writes ------------------------------------------------------------------
 
-    async def ensure_namespace(self, ns: str) -> None:
-        if not await self.namespaces.exists(ns):
+    async def ensure_namespace(self, ns: str, creating: Resource | None = None, name: str = "") -> None:
+        """404 unless ``ns`` exists; with ``creating`` (the resource and name a create is for), 403 while it is
+        Terminating, as kube's NamespaceLifecycle admission (updates and deletes in it go on)."""
+        phase = await self.namespaces.phase(ns)
+        if phase is None:
             raise ResourceNotFound(NAMESPACES, ns)
+        if phase == "Terminating" and creating is not None:
+            raise terminating_error(creating, name, ns)
 
     async def create(self, s: Strategy, ns: str, obj: Obj, dry_run: bool = False, track: Track | None = None) -> Obj:
         obj = jsonfast.copy(obj)
@@ -217,7 +229,7 @@ class Storage:
         if track is not None:  # managedFields bookkeeping (kubelite.api.managedfields), last before writing
             track(None, obj)
         if s.namespaced:
-            await self.ensure_namespace(ns)
+            await self.ensure_namespace(ns, s.resource, "" if base else str(meta.get("name") or ""))
         taken = await self.allocators.admit(s, obj, None, dry_run)
         if dry_run:
             return obj
@@ -269,9 +281,10 @@ class Storage:
             if dry_run:
                 return new
             try:
-                if self._finalized(new) and (old.get("metadata") or {}).get("finalizers"):
-                    # As kube-apiserver: an update deletes only when it removed the last finalizer; a status
-                    # write to a pod in its grace period must not end that grace period.
+                if new["metadata"].get("deletionTimestamp") and not held(s, new) and held(s, old):
+                    # As kube-apiserver: an update deletes only when it removed the last finalizer (for a
+                    # namespace, spec.finalizers count too: its finalize is such an update); a status write to a
+                    # pod in its grace period must not end that grace period.
                     out = decode(await self.store.delete(kv.key, expected_revision=kv.mod_revision))
                     self._deleted(s, out)
                     await self.allocators.release(s, None, old)
@@ -309,6 +322,8 @@ class Storage:
         meta.pop("selfLink", None)
         if subresource == "status":
             s.prepare_status_update(new, old)
+        elif subresource == "finalize":  # namespaces/NAME/finalize: spec.finalizers (and metadata), not status
+            prepare_finalize(new, old)
         else:
             s.prepare_update(new, old)
         s.default(new)
@@ -320,13 +335,8 @@ class Storage:
         return new
 
     def _deleted(self, s: Strategy, out: Obj) -> None:
-        if s.kind == "Namespace" and not s.group:
+        if is_namespace(s):
             self.namespaces.deleted(out["metadata"]["name"], int(out["metadata"]["resourceVersion"]))
-
-    @staticmethod
-    def _finalized(obj: Obj) -> bool:
-        meta = obj["metadata"]
-        return bool(meta.get("deletionTimestamp")) and not meta.get("finalizers")
 
     async def delete(self, s: Strategy, ns: str, name: str, options: Obj | None = None,
                      dry_run: bool = False) -> Obj:
@@ -348,14 +358,17 @@ class Storage:
                 raise ResourceConflict(s.resource, name, "Precondition failed: ResourceVersion in precondition: "
                                        f"{pre['resourceVersion']}, ResourceVersion in object meta: "
                                        f"{meta['resourceVersion']}")
-            plan = plan_delete(s, obj, options)  # graceful deletion, propagation finalizers (kubelite.api.deletion)
+            # graceful deletion, propagation finalizers (kubelite.api.deletion); a namespace is first marked
+            # Terminating and emptied by the namespace controller (kubelite.api.namespaces)
+            plan = plan_namespace_delete(s, obj, options) if is_namespace(s) else plan_delete(s, obj, options)
             if dry_run or options.get("dryRun") or plan.action == "none":
                 return obj
             try:
                 if plan.action == "update":
-                    return decode(await self.store.update(kv.key, encode(obj), expected_revision=kv.mod_revision))
-                if s.kind == "Namespace":
-                    await self._empty_namespace(name)
+                    out = decode(await self.store.update(kv.key, encode(obj), expected_revision=kv.mod_revision))
+                    if is_namespace(s):
+                        self.namespaces.terminating(name, int(out["metadata"]["resourceVersion"]))
+                    return out
                 out = decode(await self.store.delete(kv.key, expected_revision=kv.mod_revision))
                 self._deleted(s, out)
                 await self.allocators.release(s, None, out)
@@ -365,18 +378,6 @@ class Storage:
             except NotFound:
                 raise ResourceNotFound(s.resource, name) from None
         raise ResourceConflict(s.resource, name, "too many concurrent updates, please try again")
-
-    async def _empty_namespace(self, ns: str) -> None:
-        """The namespace controller's job, done inline until controllers exist: delete everything in it."""
-        for s in self.registry.kinds:
-            if not s.namespaced:
-                continue
-            for kv in (await self.store.list(self.prefix(s, ns))).items:
-                try:
-                    await self.store.delete(kv.key)
-                    await self.allocators.release(s, None, decode(kv))
-                except NotFound:
-                    pass
 
     async def delete_collection(self, s: Strategy, ns: str, sel: Selection, options: Obj | None = None,
                                 dry_run: bool = False) -> builtins.list[Obj]:

@@ -1,8 +1,8 @@
 """The namespace controller: empty a Terminating namespace, then lift its ``kubernetes`` finalizer.
 
-kube's ``namespace`` controller. When a namespace is deleted, the API server is
-meant to keep it (``deletionTimestamp`` set, ``status.phase: Terminating``) while
-``spec.finalizers`` holds ``kubernetes``; this controller then:
+kube's ``namespace`` controller. When a namespace is deleted, the API server keeps
+it (``deletionTimestamp`` set, ``status.phase: Terminating``, creates in it refused)
+while ``spec.finalizers`` holds ``kubernetes``; this controller then:
 
 1. deletes every namespaced resource in it, one ``deletecollection`` per resource
    found by discovery (so kinds added later are covered, events included), with
@@ -12,12 +12,14 @@ meant to keep it (``deletionTimestamp`` set, ``status.phase: Terminating``) whil
    ``NamespaceFinalizersRemaining`` naming the finalizers that hold objects back)
    and tries again after ``namespace_resync_period``;
 3. once empty, removes ``kubernetes`` from ``spec.finalizers`` through the
-   ``finalize`` subresource and deletes the namespace again, which now goes.
+   ``finalize`` subresource; the server deletes the namespace on that update
+   unless other finalizers (``spec`` or ``metadata``) still hold it, and then
+   on the update that lifts the last of them.
 
-:meth:`NamespaceController.delete_content` is step 1 and 2 and can be called on
-its own. Today's server deletes namespaces inline instead of marking them
-Terminating (see docs/controllers.md), in which case this controller sees only
-the deletion and has nothing to do.
+Content keeps being deleted until the list comes back empty, because a
+controller may still create something in the namespace in the instant before
+the server saw it Terminating. :meth:`NamespaceController.delete_content` is
+step 1 and 2 and can be called on its own.
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ class NamespaceController(Controller):
         if KUBERNETES_FINALIZER not in ((ns.get("spec") or {}).get("finalizers") or []):
             return
         left = await self.delete_content(key)
-        await self._write_conditions(ns, left)
+        ns = await self._write_conditions(ns, left)
         if left:
             self.enqueue_after(key, self.options.namespace_resync_period)
             return
@@ -109,7 +111,8 @@ class NamespaceController(Controller):
         await asyncio.gather(*(one(r) for r in self.resources))
         return left
 
-    async def _write_conditions(self, ns: Obj, left: Remaining) -> None:
+    async def _write_conditions(self, ns: Obj, left: Remaining) -> Obj:
+        """Record ``left`` on the namespace; returns the namespace as written (or as it was)."""
         status = dict(ns.get("status") or {})
         status["conditions"] = [dict(c) for c in status.get("conditions") or []]
         if left.resources:
@@ -132,21 +135,21 @@ class NamespaceController(Controller):
         for c in status["conditions"]:
             c.pop("lastProbeTime", None)  # NamespaceCondition has no probe time
         if status == (ns.get("status") or {}):
-            return
+            return ns
         status["phase"] = "Terminating"
         name = ns["metadata"]["name"]
         try:
-            await self.client.replace(resource_path("v1", "namespaces", None, name, "status"), {**ns, "status": status})
+            written: Obj = await self.client.replace(resource_path("v1", "namespaces", None, name, "status"),
+                                                     {**ns, "status": status})
+            return written
         except (Conflict, NotFound):
-            pass  # informational only; the next round writes it again
+            return ns  # informational only; the next round writes it again
 
     async def _finalize(self, ns: Obj) -> None:
         name = ns["metadata"]["name"]
         rest = [f for f in (ns.get("spec") or {}).get("finalizers") or [] if f != KUBERNETES_FINALIZER]
-        try:
+        try:  # the server deletes it on this update when nothing else holds it
             await self.client.replace(resource_path("v1", "namespaces", None, name, "finalize"),
                                       {**ns, "spec": {**(ns.get("spec") or {}), "finalizers": rest}})
-            if not rest:
-                await self.client.delete(resource_path("v1", "namespaces", None, name))
         except NotFound:
             return

@@ -176,7 +176,7 @@ def test_create_and_every_get_output(cluster: Cluster) -> None:
     assert many.split() == ["pod/acc-p1", "pod/acc-p2"]
     assert cluster.ok("get", "pods", "--chunk-size=1", "-l", "app=acc", "-o", "name").split() == ["pod/acc-p1",
                                                                                                    "pod/acc-p2"]
-    cluster.ok("delete", "ns", "acc-other")
+    cluster.ok("delete", "ns", "acc-other", "--wait=false")  # Terminating: no namespace controller here
 
 
 def test_get_watch_prints_table_rows(cluster: Cluster) -> None:
@@ -468,7 +468,7 @@ def test_imperative_create_subcommands(cluster: Cluster) -> None:
     assert owner[0]["kind"] == "CronJob" and owner[0]["name"] == "cj"
     assert "invalid" in cluster.fail(*n, "create", "cronjob", "bad", "--image=x", "--schedule=nope").lower()
     assert 'configmaps "c" already exists' in cluster.fail(*n, "create", "configmap", "c")
-    cluster.ok("delete", "namespace", "acc-imp")
+    cluster.ok("delete", "namespace", "acc-imp", "--wait=false")  # Terminating: no namespace controller here
 
 
 # -- events.k8s.io/v1 ---------------------------------------------------------------------------------------------

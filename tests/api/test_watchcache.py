@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from kubelite.api.errors import ResourceNotFound
+from kubelite.api.errors import ResourceForbidden, ResourceNotFound
 from kubelite.api.registry import REGISTRY
 from kubelite.api.registry.base import Obj, Strategy
 from kubelite.api.storage import Selection, Storage
@@ -206,22 +206,38 @@ def test_selectors_report_transitions(store_url: str) -> None:
     run(store_url, body)
 
 
+def finalized(ns: Obj) -> Obj:
+    """The body of a ``finalize`` that lifts every spec finalizer (the namespace controller's last step)."""
+    return {**ns, "spec": {"finalizers": []}}
+
+
 def test_namespace_existence(store_url: str) -> None:
     async def body(storage: Storage) -> None:
         await storage.create(CM, "a", {"metadata": {"name": "one"}})
         with pytest.raises(ResourceNotFound, match='namespaces "nope" not found'):
             await storage.create(CM, "nope", {"metadata": {"name": "one"}})
-        # deleted here: refused at once
+        # deleted here: Terminating, so creates are refused at once; finalized (gone): not found
         await storage.delete(NS, "", "b")
+        with pytest.raises(ResourceForbidden, match="unable to create new content in namespace b because it is "
+                                                    "being terminated"):
+            await storage.create(CM, "b", {"metadata": {"name": "one"}})
+        await storage.update(NS, "", "b", finalized, "finalize")
         with pytest.raises(ResourceNotFound, match='namespaces "b" not found'):
             await storage.create(CM, "b", {"metadata": {"name": "one"}})
         # another server on the same store (a second Storage): its new namespace is found at once,
-        # its deletion once the watch has told us
+        # its deletion (Terminating, then gone) once the watch has told us
         other = Storage(storage.store)
         try:
             await other.create(NS, "", {"metadata": {"name": "c"}})
             await storage.create(CM, "c", {"metadata": {"name": "one"}})
             await other.delete(NS, "", "c")
+            for _ in range(1000):
+                if storage.namespaces._live.get("c", (0, ""))[1] == "Terminating":
+                    break
+                await asyncio.sleep(0.005)
+            with pytest.raises(ResourceForbidden, match="being terminated"):
+                await storage.create(CM, "c", {"metadata": {"name": "two"}})
+            await other.update(NS, "", "c", finalized, "finalize")
             for _ in range(1000):
                 if "c" not in storage.namespaces._live:
                     break

@@ -1,11 +1,14 @@
 """Namespace lifecycle and the ``default`` ServiceAccount.
 
-``kubectl delete namespace`` must leave nothing behind. The server does not yet
-keep a deleted namespace Terminating for the controller (it empties it inline,
-docs/controllers.md), so the controller's own path is shown two ways: a namespace
-held by a finalizer of the test's (the one way to get a Terminating namespace from
-today's server), and ``delete_content`` driven directly. A custom finalizer on one
-object shows that what a finalizer holds is reported, not forced.
+``kubectl delete namespace`` must leave nothing behind, and while the namespace
+controller empties it the namespace is there, Terminating, refusing new
+content with kube's 403. What holds a namespace back is made to hold by the
+test itself (a pod with a finalizer of the test's, or a ``metadata.finalizers``
+entry on the namespace), so nothing races: the namespace stays Terminating
+until the test lifts that finalizer. ``delete_content`` is also driven
+directly, and a custom finalizer on one object shows that what a finalizer
+holds is reported, not forced. The server's half without controllers (finalize,
+second DELETE, bad input) is tests/api/test_namespace_lifecycle.py.
 """
 
 from __future__ import annotations
@@ -47,11 +50,31 @@ def test_default_service_account_is_kept(controllers: ControllerHarness, ns: str
 def test_kubectl_delete_namespace_removes_everything(controllers: ControllerHarness, ns: str) -> None:
     h = controllers
     fill(h, ns)
-    h.ok("delete", "namespace", ns)
+    h.ok("delete", "namespace", ns)  # kubectl waits until the namespace is gone
     assert "NotFound" in h.kubectl("get", "namespace", ns).stderr
-    for kind in ("configmaps", "secrets", "deployments", "jobs", "pods", "serviceaccounts"):
+    for kind in ("configmaps", "secrets", "deployments", "replicasets", "jobs", "pods", "serviceaccounts", "events"):
         out = h.json("get", kind, "-A", "--field-selector", f"metadata.namespace={ns}")
         assert out["items"] == [], kind
+
+
+def test_terminating_namespace_refuses_new_content(controllers: ControllerHarness, ns: str) -> None:
+    h = controllers
+    h.ok("-n", ns, "create", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "held", "finalizers": ["example.com/hold"]},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]}}))
+    h.ok("-n", ns, "create", "configmap", "before")
+    h.ok("delete", "namespace", ns, "--wait=false")
+    assert h.ok("get", "namespace", ns).split()[3:5] == [ns, "Terminating"]
+    r = h.kubectl("-n", ns, "create", "configmap", "late")
+    assert r.returncode == 1
+    assert r.stderr.strip() == (f'error: failed to create configmap: configmaps "late" is forbidden: unable to create '
+                                f"new content in namespace {ns} because it is being terminated")
+    h.wait_for(lambda: h.json("-n", ns, "get", "configmaps")["items"] == [], "the configmap deleted")
+    pod: Any = h.json("-n", ns, "get", "pod", "held")
+    assert pod["metadata"]["deletionTimestamp"]  # deleted, held by the test's finalizer, so the namespace waits
+    assert h.ok("get", "namespace", ns, "-o", "jsonpath={.status.phase}") == "Terminating"
+    h.ok("-n", ns, "patch", "pod", "held", "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
+    h.wait_for(lambda: "NotFound" in h.kubectl("get", "namespace", ns).stderr, "the namespace gone")
 
 
 def test_delete_content_reports_what_finalizers_hold(controllers: ControllerHarness, ns: str) -> None:
@@ -77,9 +100,9 @@ def test_delete_content_reports_what_finalizers_hold(controllers: ControllerHarn
 
 
 def test_terminating_namespace_is_emptied_by_the_controller(controllers: ControllerHarness) -> None:
-    """A namespace that the server keeps after DELETE (here: a finalizer of our own holds it, the one way to get
-    a Terminating namespace from today's server) is emptied by the namespace controller, which reports what
-    finalizers hold back in the namespace's conditions."""
+    """A namespace that a finalizer of our own (``metadata.finalizers``) holds after DELETE is emptied by the
+    namespace controller, which reports what finalizers hold back in the namespace's conditions and lifts its
+    own ``kubernetes``; the namespace goes when our finalizer is lifted too."""
     h = controllers
     name = "held-ns"
     h.ok("create", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {
@@ -103,5 +126,7 @@ def test_terminating_namespace_is_emptied_by_the_controller(controllers: Control
     h.ok("-n", name, "patch", "configmap", "held", "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
     h.wait_for(lambda: condition("NamespaceContentRemaining").get("reason") == "ContentRemoved", "content removed")
     assert h.json("-n", name, "get", "configmaps")["items"] == []
+    h.wait_for(lambda: h.json("get", "namespace", name)["spec"] == {}, "the controller's finalizer lifted")
+    assert h.ok("get", "namespace", name, "-o", "jsonpath={.status.phase}") == "Terminating"
     h.ok("patch", "namespace", name, "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
     h.wait_for(lambda: "NotFound" in h.kubectl("get", "namespace", name).stderr, "the namespace gone")

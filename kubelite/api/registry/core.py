@@ -13,9 +13,10 @@ import re
 from typing import Any
 
 from kubelite.api.errors import Cause, invalid_value, not_supported
-from kubelite.api.meta import age
+from kubelite.api.meta import age, is_qualified_name
 from kubelite.api.registry.base import AGE_COLUMN, NAME_COLUMN, Column, Obj, Strategy
 
+STANDARD_FINALIZERS = ("kubernetes", "orphan", "foregroundDeletion")
 CONFIG_KEY = r"[-._a-zA-Z0-9]+"
 CONFIG_KEY_MSG = ("a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or "
                   "'KEY_NAME',  or 'key-name', regex used for validation is '" + CONFIG_KEY + "')")
@@ -41,16 +42,65 @@ class Namespace(Strategy):
     subresources = ("status", "finalize")
     name_check = "label"
 
+    def prepare_create(self, obj: Obj) -> None:
+        """As kube: a new namespace is Active and always carries the ``kubernetes`` finalizer, which the
+        namespace controller lifts (``namespaces/NAME/finalize``) once it has emptied a deleted one."""
+        obj["status"] = {"phase": "Active"}
+        spec = obj.setdefault("spec", {})
+        if isinstance(spec, dict):
+            found = spec.get("finalizers")
+            if isinstance(found, list) and "kubernetes" not in found:
+                spec["finalizers"] = [*found, "kubernetes"]
+            elif not found:
+                spec["finalizers"] = ["kubernetes"]
+
     def default(self, obj: Obj) -> None:
         meta = obj.setdefault("metadata", {})
         if meta.get("name"):
             meta.setdefault("labels", {})["kubernetes.io/metadata.name"] = meta["name"]
-        obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
-        obj.setdefault("status", {}).setdefault("phase", "Active")
+        spec = obj.setdefault("spec", {})
+        if isinstance(spec, dict) and spec.get("finalizers") == []:
+            del spec["finalizers"]  # omitempty, as kube writes a finalized namespace: spec: {}
+        status = obj.setdefault("status", {})
+        if isinstance(status, dict) and not status.get("phase"):
+            status["phase"] = "Active"
 
     def prepare_update(self, new: Obj, old: Obj) -> None:
+        """``spec.finalizers`` change only through ``finalize`` (storage's ``prepare_finalize``)."""
         super().prepare_update(new, old)
         new["spec"] = old.get("spec", {})
+
+    def validate_spec(self, obj: Obj) -> list[Cause]:
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return [invalid_value("spec", spec, "must be an object")]
+        found = spec.get("finalizers")
+        if found is None:
+            return []
+        if not isinstance(found, list):
+            return [invalid_value("spec.finalizers", found, "must be a list of strings")]
+        out: list[Cause] = []
+        for i, f in enumerate(found):
+            path = f"spec.finalizers[{i}]"
+            if not isinstance(f, str):
+                out.append(invalid_value(path, f, "must be a string"))
+                continue
+            out.extend(invalid_value(path, f, m) for m in is_qualified_name(f))
+            if "/" not in f and f not in STANDARD_FINALIZERS:
+                out.append(invalid_value(path, f, "name is neither a standard finalizer name nor is it fully "
+                                         "qualified"))
+        return out
+
+    def validate_update(self, new: Obj, old: Obj) -> list[Cause]:
+        out = self.validate(new)
+        phase = (new.get("status") or {}).get("phase") if isinstance(new.get("status"), dict) else None
+        if new["metadata"].get("deletionTimestamp"):
+            if phase != "Terminating":
+                out.append(invalid_value("status.Phase", phase, "may only be 'Terminating' if `deletionTimestamp` "
+                                         "is not empty"))
+        elif phase != "Active":
+            out.append(invalid_value("status.Phase", phase, "may only be 'Active' if `deletionTimestamp` is empty"))
+        return out
 
     def columns(self) -> list[Column]:
         return [NAME_COLUMN, Column("Status", description="The status of the namespace"), AGE_COLUMN]
