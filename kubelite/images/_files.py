@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 
 @contextlib.contextmanager
@@ -32,7 +33,7 @@ def locked(path: Path) -> Iterator[None]:
 def read_json(path: Path, default: dict[str, Any]) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
-            doc = json.load(f)
+            doc = orjson.loads(f.read())
     except FileNotFoundError:
         return default
     return doc if isinstance(doc, dict) else default
@@ -42,8 +43,8 @@ def write_json(path: Path, doc: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(doc, f, indent=1, sort_keys=True)
+        with os.fdopen(fd, "wb") as f:
+            f.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

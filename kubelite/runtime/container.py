@@ -9,12 +9,13 @@ failed create undoes everything it did: cgroup, process, state directory.
 from __future__ import annotations
 
 import errno
-import json
 import os
 import signal
 import time
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from kubelite.errors import Conflict, Invalid, KubeliteError, SystemFailure
 from kubelite.runtime import cgroups
@@ -56,14 +57,17 @@ def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns % 1_000_000_000:09d}Z"
 
 
-_seccomp_cache: dict[str, Any] = {}
+_seccomp_cache: dict[bytes, Any] = {}
 
 
 def compiled_seccomp(profile: dict[str, Any] | None) -> Any:
     if not profile:
         return None
-    key = json.dumps(profile, sort_keys=True)
-    if key not in _seccomp_cache:
+    try:
+        key = orjson.dumps(profile, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # beyond what orjson encodes: the compiler says what is wrong with it
+        key = b""
+    if not key or key not in _seccomp_cache:
         from kubelite.runtime import seccomp  # only specs with a profile pay for the compiler
 
         _seccomp_cache[key] = seccomp.compile(profile)
