@@ -31,14 +31,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from kubelite.containers.names import random_name, valid_name
 from kubelite.containers.specgen import RunOptions, build_spec
 from kubelite.errors import AlreadyExists, Conflict, Invalid, KubeliteError, NotFound
 from kubelite.images.snapshotter import OverlaySnapshotter
 from kubelite.images.store import ImageStore
 from kubelite.paths import data_root, state_root
+from kubelite.runtime import jsonbytes
 from kubelite.runtime.container import Runtime, now_rfc3339, parse_signal
 from kubelite.runtime.shim import ShimOptions, start_shim
 from kubelite.runtime.state import ContainerState, Status, pid_start_time, write_json_atomic
@@ -89,7 +88,7 @@ class Engine:
     def _load(self, cid: str) -> ContainerRecord:
         d = self.cdir / cid
         try:
-            data = orjson.loads((d / "meta.json").read_bytes())
+            data = jsonbytes.loads((d / "meta.json").read_bytes())
         except (FileNotFoundError, ValueError):
             raise NotFound(f"no such container: {cid}") from None
         return ContainerRecord(dir=d, **data)
@@ -162,12 +161,11 @@ class Engine:
             d.mkdir(parents=True)
             rootfs = d / "rootfs"
             rootfs.mkdir()
-            self.snapshots.prepare(cid, image)
-            self.snapshots.mount(cid, rootfs)
+            self.snapshots.prepare_mounted(cid, image, rootfs)
             mounted = True
             spec = build_spec(image.config, opts, cid=cid, rootfs=str(rootfs), etc_dir=str(d / "etc"))
-            # Compact orjson: a spec with a seccomp profile is large, on the path of every container start.
-            (d / "config.json").write_bytes(orjson.dumps(spec))
+            # Compact, via orjson: a spec with a seccomp profile is large, on the path of every container start.
+            (d / "config.json").write_bytes(jsonbytes.dumps(spec))
             rec = ContainerRecord(id=cid, name=name, image=image.name, image_id=image.id, created=now_rfc3339(),
                                   args=spec["process"]["args"], options=asdict(opts), dir=d)
             meta = asdict(rec)
@@ -194,7 +192,7 @@ class Engine:
 
     def start(self, rec: ContainerRecord, wait_attach: bool = False) -> ContainerState:
         opts = rec.options
-        spec = orjson.loads((rec.dir / "config.json").read_bytes())
+        spec = jsonbytes.loads((rec.dir / "config.json").read_bytes())
         on_exit = self._remove_after_exit if opts.get("rm") else None
         try:
             return self.shim_starter(self.runtime, ShimOptions(
@@ -270,8 +268,7 @@ class Engine:
             if exit_:
                 write_json_atomic(rec.dir / "exit.json", exit_)
             self.runtime.delete(rec.id, force=True)
-        self.snapshots.unmount(rec.id)
-        self.snapshots.remove(rec.id)
+        self.snapshots.remove(rec.id)  # unmounts too
         shutil.rmtree(rec.dir, ignore_errors=True)
         link = self.names / rec.name
         try:

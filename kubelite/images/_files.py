@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
+from kubelite.runtime import jsonbytes
 
 
 @contextlib.contextmanager
@@ -33,7 +33,7 @@ def locked(path: Path) -> Iterator[None]:
 def read_json(path: Path, default: dict[str, Any]) -> dict[str, Any]:
     try:
         with open(path, "rb") as f:
-            doc = orjson.loads(f.read())
+            doc = jsonbytes.loads(f.read())
     except FileNotFoundError:
         return default
     return doc if isinstance(doc, dict) else default
@@ -44,7 +44,7 @@ def write_json(path: Path, doc: dict[str, Any]) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
+            f.write(jsonbytes.dumps(doc, sort_keys=True, indent=True))
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -15,10 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from kubelite.errors import Conflict, Invalid, KubeliteError, SystemFailure
-from kubelite.runtime import cgroups
+from kubelite.runtime import cgroups, jsonbytes
 from kubelite.runtime import spec as oci
 from kubelite.runtime.hooks import CREATE_HOOKS, run_hooks
 from kubelite.runtime.launcher import Launched, launch
@@ -63,11 +61,8 @@ _seccomp_cache: dict[bytes, Any] = {}
 def compiled_seccomp(profile: dict[str, Any] | None) -> Any:
     if not profile:
         return None
-    try:
-        key = orjson.dumps(profile, option=orjson.OPT_SORT_KEYS)
-    except TypeError:  # beyond what orjson encodes: the compiler says what is wrong with it
-        key = b""
-    if not key or key not in _seccomp_cache:
+    key = jsonbytes.dumps(profile, sort_keys=True)
+    if key not in _seccomp_cache:
         from kubelite.runtime import seccomp  # only specs with a profile pay for the compiler
 
         _seccomp_cache[key] = seccomp.compile(profile)

@@ -54,10 +54,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import orjson
-
 from kubelite.errors import Invalid, SystemFailure
-from kubelite.runtime import capabilities
+from kubelite.runtime import capabilities, jsonbytes
 from kubelite.runtime.syscall_table import ALLOW_WITH_CAP, DEFAULT_ALLOW, TABLES, X32_SYSCALL_BIT
 
 # Return values (include/uapi/linux/seccomp.h).
@@ -314,19 +312,10 @@ def compile_profile(profile: Mapping[str, Any], native: str = NATIVE_ARCH) -> Pr
     restart, compile once.
     """
     try:
-        key = profile_key(profile)
+        key = jsonbytes.dumps(profile, sort_keys=True)
     except (TypeError, ValueError) as e:
         raise Invalid(f"seccomp: profile is not JSON data: {e}") from None
     return _compile(key, native)
-
-
-def profile_key(profile: Mapping[str, Any]) -> bytes:
-    """The canonical JSON of a profile: orjson, or :mod:`json` for what orjson refuses (integers past 64
-    bits, which :func:`compile_profile` must still see to reject them readably)."""
-    try:
-        return orjson.dumps(profile, option=orjson.OPT_SORT_KEYS)
-    except TypeError:
-        return json.dumps(profile, sort_keys=True).encode()
 
 
 # The name the runtime core calls; compile_profile says what it compiles.

@@ -19,9 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from kubelite.errors import AlreadyExists, Invalid, NotFound
+from kubelite.runtime import jsonbytes
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -55,7 +54,7 @@ def pid_start_time(pid: int) -> int | None:
 def write_json_atomic(path: Path, data: Any) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     with open(tmp, "wb") as f:
-        f.write(orjson.dumps(data))
+        f.write(jsonbytes.dumps(data))
     os.replace(tmp, path)
 
 
@@ -135,7 +134,7 @@ class StateStore:
         check_id(cid)
         d = self.root / cid
         try:
-            data = orjson.loads((d / "state.json").read_bytes())
+            data = jsonbytes.loads((d / "state.json").read_bytes())
         except FileNotFoundError:
             raise NotFound(f"container {cid!r} does not exist") from None
         except ValueError:
