@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from kubelite.api.client import resource_path
 from kubelite.controllers.base import ControllerContext
 from kubelite.controllers.informers import SharedInformers
 from kubelite.controllers.namespace import NamespaceController
@@ -75,6 +76,18 @@ def test_terminating_namespace_refuses_new_content(controllers: ControllerHarnes
     assert h.ok("get", "namespace", ns, "-o", "jsonpath={.status.phase}") == "Terminating"
     h.ok("-n", ns, "patch", "pod", "held", "--type=merge", "-p", '{"metadata":{"finalizers":null}}')
     h.wait_for(lambda: "NotFound" in h.kubectl("get", "namespace", ns).stderr, "the namespace gone")
+
+
+def test_orphan_delete_of_a_namespace(controllers: ControllerHarness, ns: str) -> None:
+    """``--cascade=orphan`` puts kube's ``orphan`` finalizer on the namespace; the garbage collector lifts it, the
+    namespace controller empties and finalizes it, and it goes."""
+    h = controllers
+    fill(h, ns)
+    body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Orphan"}  # kubectl --cascade=orphan
+    out = h.run(h.client.delete(resource_path("v1", "namespaces", None, ns), body))
+    assert out["metadata"]["finalizers"] == ["orphan"] and out["status"]["phase"] == "Terminating"
+    h.wait_for(lambda: "NotFound" in h.kubectl("get", "namespace", ns).stderr, "the namespace gone")
+    assert h.json("get", "pods", "-A", "--field-selector", f"metadata.namespace={ns}")["items"] == []
 
 
 def test_delete_content_reports_what_finalizers_hold(controllers: ControllerHarness, ns: str) -> None:
