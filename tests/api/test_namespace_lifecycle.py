@@ -177,6 +177,10 @@ def test_finalize_bad_input(cluster: Cluster, v1: client.CoreV1Api, ns: str) -> 
         v1.replace_namespace_finalize("no-such-namespace", client.V1Namespace(
             metadata=client.V1ObjectMeta(name="no-such-namespace")))
     assert e.value.status == 404
+    err = cluster.fail("patch", "namespace", ns, "--subresource=status", "--type=merge", "-p",
+                       '{"status":{"phase":"Terminating"}}')
+    assert "status.Phase: Invalid value: \"Terminating\": may only be 'Active' if `deletionTimestamp` is empty" in err
     assert read(v1, ns)["spec"] == {"finalizers": ["kubernetes"]}  # nothing written by the failures
+    assert read(v1, ns)["status"] == {"phase": "Active"}
     cluster.ok("delete", "namespace", ns, "--wait=false")
     finalize(v1, ns, [])

@@ -92,8 +92,12 @@ class Namespace(Strategy):
         return out
 
     def validate_update(self, new: Obj, old: Obj) -> list[Cause]:
+        """As kube's status validation: the phase follows ``deletionTimestamp`` (checked when it changes, so a
+        namespace a server before the Terminating phase left marked but Active can still be finalized)."""
         out = self.validate(new)
         phase = (new.get("status") or {}).get("phase") if isinstance(new.get("status"), dict) else None
+        if phase == (old.get("status") or {}).get("phase"):
+            return out
         if new["metadata"].get("deletionTimestamp"):
             if phase != "Terminating":
                 out.append(invalid_value("status.Phase", phase, "may only be 'Terminating' if `deletionTimestamp` "
