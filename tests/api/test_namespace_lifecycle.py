@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from tests.api.conftest import Cluster
+from tests.api.conftest import Cluster, start_cluster, stop_cluster
 
 _ids = itertools.count()
 Obj = dict[str, Any]
@@ -184,3 +186,27 @@ def test_finalize_bad_input(cluster: Cluster, v1: client.CoreV1Api, ns: str) -> 
     assert read(v1, ns)["status"] == {"phase": "Active"}
     cluster.ok("delete", "namespace", ns, "--wait=false")
     finalize(v1, ns, [])
+
+
+def test_kubelite_server_empties_and_removes_a_namespace(tmp_path: Path) -> None:
+    """``kubelite server`` with its controllers: ``kubectl delete namespace`` (waiting, as it does by default)
+    returns once the namespace controller has emptied it and the namespace is gone."""
+    c = start_cluster(tmp_path / "data", control_plane=True)
+    try:
+        c.ok("create", "namespace", "full")
+        c.ok("-n", "full", "create", "deployment", "web", "--image=busybox", "--replicas=2")
+        c.ok("-n", "full", "create", "configmap", "conf", "--from-literal=a=b")
+        wait_until(lambda: len(c.json("-n", "full", "get", "pods")["items"]) == 2, "the deployment's pods")
+        assert c.ok("delete", "namespace", "full").strip() == 'namespace "full" deleted'
+        assert "NotFound" in c.fail("get", "namespace", "full")
+        for kind in ("deployments", "replicasets", "pods", "configmaps", "serviceaccounts", "events"):
+            assert c.json("get", kind, "-A", "--field-selector", "metadata.namespace=full")["items"] == [], kind
+    finally:
+        stop_cluster(c)
+
+
+def wait_until(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + 60  # turns a hang into a failure; says nothing about speed
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
