@@ -1,4 +1,4 @@
-"""Whether a namespace exists, answered from memory: the existence check of every namespaced create.
+"""Namespace lifecycle in the API: whether one exists or is Terminating (from memory), and how one is deleted.
 
 kube-apiserver's NamespaceLifecycle admission reads namespaces from an
 informer and falls back to a live read when the informer has not seen one;
@@ -26,8 +26,9 @@ own DELETE records it at once (:meth:`NamespaceCache.terminating`).
 The rest of the module is the namespace's own deletion, as kube's
 ``pkg/registry/core/namespace/storage``: :func:`plan_namespace_delete` (the
 first DELETE marks it Terminating; it goes only once no finalizer holds it)
-and :func:`held` (the ``spec.finalizers`` that keep it, which the namespace
-controller lifts through ``namespaces/NAME/finalize``).
+:func:`held` (the ``spec.finalizers`` that keep it, which the namespace
+controller lifts through ``namespaces/NAME/finalize``) and
+:func:`prepare_finalize` (that subresource writes them, never the status).
 """
 
 from __future__ import annotations
