@@ -3,13 +3,24 @@
 ``kubectl logs`` of a pod that has restarted reads the current container's log,
 ``--previous`` the one before (the worker keeps the newest two instances of each
 container); port-forward needs only the pod's network namespace.
+
+For ``/stats/summary`` it also lists every pod with a worker and a sandbox and
+the running instance of each of its containers; the runtime's containers are
+read once per listing and grouped by pod, not once per pod.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kubelite.agent.streaming.backend import ContainerRef
+from kubelite.agent.streaming.backend import (
+    ContainerRef,
+    StatsContainer,
+    StatsNode,
+    StatsPod,
+    image_bytes,
+    running_container,
+)
 from kubelite.errors import NotFound
 
 if TYPE_CHECKING:
@@ -41,3 +52,26 @@ class PodContainerFinder:
         latest = infos[0]
         previous = infos[1].log_path if len(infos) > 1 else None
         return ContainerRef(self.agent.engine, latest.record, latest.log_path, previous, sandbox.netns)
+
+    def stats_node(self) -> StatsNode:
+        a = self.agent
+        return StatsNode(a.node_name, str(a.config.data_dir), str(a.engine.root), image_bytes(a.engine))
+
+    def stats_pods(self) -> list[StatsPod]:
+        a = self.agent
+        running: dict[str, dict[str, StatsContainer]] = {}
+        # oldest attempt first, so a newer running instance of the same name replaces an older one
+        for info in sorted(a.runtime.containers(), key=lambda i: i.attempt):
+            c = running_container(a.engine, info.name, info.record) if info.running else None
+            if c is not None:
+                running.setdefault(info.pod_uid, {})[info.name] = c
+        out = []
+        for w in list(a.workers.values()):  # a copy: the event loop may add or drop workers meanwhile
+            if a.runtime.sandboxes.get(w.uid) is None:
+                continue
+            md = w.pod["metadata"]
+            containers = tuple(running.get(w.uid, {}).values())
+            start = str((w.pod.get("status") or {}).get("startTime") or "") or \
+                min((c.start_time for c in containers), default=str(md.get("creationTimestamp") or ""))
+            out.append(StatsPod(md.get("namespace", "default"), md["name"], w.uid, start, containers))
+        return out

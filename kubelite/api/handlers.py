@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from kubelite.api import errors, jsonfast, managedfields, subresources, validation
+from kubelite.api import errors, jsonfast, managedfields, nodeproxy, subresources, validation
 from kubelite.api.apply import server_side_apply
 from kubelite.api.codec import Accept, decode_body, decode_object, media_type
 from kubelite.api.errors import BadRequest, MethodNotAllowed, UnsupportedMediaType, to_status
@@ -112,6 +112,8 @@ def _out(req: web.Request, s: Strategy, obj: Obj, status: int = 200) -> web.Resp
 
 async def handle(req: web.Request, registry: Registry, group: str, version: str,
                  rest: list[str]) -> web.StreamResponse:
+    if not group and len(rest) > 2 and rest[0] == "nodes" and rest[2] == "proxy":  # nodes/NAME/proxy/PATH...
+        return await nodeproxy.node_proxy(req, req.app[STORAGE], rest[1], "/".join(rest[3:]))
     t = parse_path(registry, group, version, rest)
     storage = t.s.storage_view(req.app[STORAGE])  # events.k8s.io/v1 Event converts (registry/events.py)
     m = req.method

@@ -15,6 +15,12 @@ The agent trusts only the cluster CA's ``kube-apiserver-kubelet-client``
 certificate, issued at start-up into ``pki/apiserver-kubelet-client.{crt,key}``
 like kubeadm's; the agent's own serving certificate is self-signed and not
 verified, as kube-apiserver does without ``--kubelet-certificate-authority``.
+
+``nodes/NAME/proxy/PATH`` (:func:`node_proxy`) is the same relay for a path of
+the agent's own (``kubectl get --raw /api/v1/nodes/N/proxy/stats/summary``):
+GET only, and only paths the agent serves, so a typo is our 404 Status rather
+than the agent's bare one. Who may use it is the authorizer's business
+(``nodes/proxy``: cluster admins), as in Kubernetes.
 """
 
 from __future__ import annotations
@@ -29,10 +35,13 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
+from kubelite.api.errors import MethodNotAllowed
 from kubelite.api.hijack import RawConnection, switch_protocols
+from kubelite.api.registry import REGISTRY
 from kubelite.api.security.files import write_private
 from kubelite.api.security.pki import Pki
-from kubelite.errors import Unavailable
+from kubelite.api.storage import Storage
+from kubelite.errors import NotFound, Unavailable
 
 KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"
 KUBELET_CLIENT: web.AppKey[ssl.SSLContext] = web.AppKey("kubelet_client", ssl.SSLContext)
@@ -43,6 +52,9 @@ _DROP_PREFIX = ("impersonate-",)
 _RESPONSE_KEEP = {"upgrade", "connection", "sec-websocket-accept", "sec-websocket-protocol",
                   "sec-websocket-extensions", "x-stream-protocol-version"}
 CONNECT_TIMEOUT = 10.0
+# what nodes/NAME/proxy/PATH may reach: the agent's plain (non-upgrade) paths
+NODE_PATHS = ("healthz", "stats/summary")
+NODE_PATH_PREFIXES = ("containerLogs/",)
 
 
 def kubelet_client_context(pki: Pki) -> ssl.SSLContext:
@@ -69,6 +81,20 @@ def node_endpoint(node: Mapping[str, Any]) -> tuple[str, int]:
     if not address or port <= 0:
         raise Unavailable(f'node "{name}" has no kubelet endpoint: it has not reported an address and port yet')
     return address, port
+
+
+async def node_proxy(req: web.Request, storage: Storage, name: str, path: str) -> web.StreamResponse:
+    """``GET nodes/NAME/proxy/PATH``: the agent's answer to ``/PATH`` (query included), relayed."""
+    if req.method != "GET":
+        raise MethodNotAllowed()
+    if path not in NODE_PATHS and not path.startswith(NODE_PATH_PREFIXES):
+        raise NotFound(f'the node agent does not serve "/{path}" (it serves /{", /".join(NODE_PATHS)} and '
+                       f"/{NODE_PATH_PREFIXES[0]}NAMESPACE/POD/CONTAINER)")
+    nodes = REGISTRY.lookup("", "v1", "nodes")
+    assert nodes is not None
+    host, port = node_endpoint(await storage.get(nodes, "", name))
+    qs = req.query_string
+    return await proxy(req, host, port, f"/{path}" + (f"?{qs}" if qs else ""))
 
 
 def _forward_headers(req: web.Request, host: str, port: int) -> CIMultiDict[str]:

@@ -6,15 +6,21 @@ CRI log files, the pod's network namespace) and does the rest with the
 runtime's own exec, attach and log primitives. The agent implements ``find``
 over its pod workers; :class:`StaticPods` implements it over a plain Engine
 with a fixed table, for tests and for the docker-like CLI.
+
+``/stats/summary`` needs the other direction, every pod and its running
+containers: a :class:`StatsSource` lists them (the agent's finder is one) with
+each container's cgroup manager, so the stats code reads counters through the
+runtime's own cgroup code and never learns where cgroups live.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from kubelite.containers.engine import ContainerRecord, Engine
 from kubelite.errors import NotFound
+from kubelite.runtime.cgroups import CgroupManager
 
 
 @dataclass(frozen=True)
@@ -56,3 +62,56 @@ class StaticPods:
             raise NotFound(f'container "{name}" in pod "{pod}" is not available')
         rec = self.engine.find(p.containers[name])
         return ContainerRef(self.engine, rec, rec.log_path, p.previous_logs.get(name), p.netns_path)
+
+
+# --- what /stats/summary needs (see :mod:`.stats`) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatsContainer:
+    """A running container of a pod, as the Summary API reports it: its cgroup holds the numbers."""
+
+    name: str
+    id: str  # the runtime's id: a restarted container is a new one, so its CPU rate starts afresh
+    start_time: str
+    cgroup: CgroupManager
+    log_path: str
+
+
+@dataclass(frozen=True)
+class StatsPod:
+    namespace: str
+    name: str
+    uid: str
+    start_time: str
+    containers: tuple[StatsContainer, ...]
+
+
+@dataclass(frozen=True)
+class StatsNode:
+    name: str
+    fs_path: str  # the node's filesystem: the agent's data dir (volumes, logs)
+    image_fs_path: str  # where images and container layers live
+    image_bytes: int  # bytes used by images, for runtime.imageFs.usedBytes
+
+
+@runtime_checkable
+class StatsSource(Protocol):
+    """The node and its pods' running containers; only called off the event loop (it reads the disk)."""
+
+    def stats_node(self) -> StatsNode: ...
+
+    def stats_pods(self) -> list[StatsPod]: ...
+
+
+def running_container(engine: Engine, name: str, rec: ContainerRecord) -> StatsContainer | None:
+    """``name``'s Summary entry if the container runs now (a created or exited one has no live cgroup)."""
+    view = engine.view(rec)
+    if view.status != "running" or view.state is None:
+        return None
+    return StatsContainer(name, rec.id, view.state.started or rec.created, engine.runtime.cgroup(view.state),
+                          rec.log_path)
+
+
+def image_bytes(engine: Engine) -> int:
+    return sum(i.size for i in engine.images.list())

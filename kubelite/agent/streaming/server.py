@@ -3,7 +3,8 @@
 Paths and query parameters are the kubelet's, so the API server only has to
 move the request to the node: ``/containerLogs/NS/POD/CONTAINER``,
 ``/exec/NS/POD/CONTAINER?command=..``, ``/attach/NS/POD/CONTAINER``,
-``/portForward/NS/POD``. Every request is authenticated first (the cluster
+``/portForward/NS/POD``, and ``/stats/summary`` (:mod:`.stats`, when the
+pods source can list its pods, :class:`.backend.StatsSource`). Every request is authenticated first (the cluster
 CA's client certificate with the API server's CN, see :mod:`.tls`).
 
 Each of exec, attach and port-forward answers whichever upgrade the client
@@ -27,11 +28,12 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from kubelite.agent.streaming import portforward as pf
-from kubelite.agent.streaming.backend import ContainerRef, PodContainers
+from kubelite.agent.streaming.backend import ContainerRef, PodContainers, StatsSource
 from kubelite.agent.streaming.channels import SPDY_PROTOCOLS, WS_PROTOCOLS, SpdyStreams, WebSocketStreams
 from kubelite.agent.streaming.logs import parse_options, stream_log
 from kubelite.agent.streaming.remotecommand import run_attach, run_exec, running_state
 from kubelite.agent.streaming.spdy import SpdySession
+from kubelite.agent.streaming.stats import SummaryCollector
 from kubelite.agent.streaming.tls import APISERVER_CLIENT_CN, client_cn, server_context
 from kubelite.api.errors import BadRequest, to_status
 from kubelite.api.hijack import switch_protocols
@@ -139,6 +141,8 @@ class StreamingServer:
         # sessions served, by "verb/transport:subprotocol": what clients really negotiated, for operators and tests
         self.served: Counter[str] = Counter()
         self.active: Counter[str] = Counter()  # requests in progress, by kind: a session that never ends shows here
+        # one collector for the server's life: it keeps the CPU samples usageNanoCores is computed from
+        self.stats = SummaryCollector(pods) if isinstance(pods, StatsSource) else None
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[_errors, _authenticate(self.allowed_cn)])
@@ -151,6 +155,7 @@ class StreamingServer:
         app.router.add_route("GET", "/portForward/{ns}/{pod}", forward)
         app.router.add_route("POST", "/portForward/{ns}/{pod}", forward)
         app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/stats/summary", self._counted("stats", self.summary))
         return app
 
     def _counted(self, kind: str, handler: Handler) -> Handler:
@@ -194,6 +199,15 @@ class StreamingServer:
 
     async def healthz(self, req: web.Request) -> web.Response:
         return web.Response(text="ok")
+
+    async def summary(self, req: web.Request) -> web.Response:
+        if self.stats is None:
+            raise NotFound("stats are not served on this node")
+        only = req.query.get("only_cpu_and_memory", "false")
+        if only.lower() not in ("true", "t", "1", "false", "f", "0"):  # Go's strconv.ParseBool, as the kubelet
+            raise BadRequest(f'invalid value for only_cpu_and_memory: "{only}" (expected true or false)')
+        out = await self.stats.summary(only_cpu_and_memory=only.lower() in ("true", "t", "1"))
+        return web.json_response(out)
 
     async def logs(self, req: web.Request) -> web.StreamResponse:
         opts = parse_options(req.query)

@@ -1,0 +1,222 @@
+"""The kubelet's Summary API: ``/stats/summary`` on the agent, reached through ``nodes/NAME/proxy``.
+
+A real `kubelite up` node runs a pod that spins, one that holds ~30 MB and
+one that sleeps; kubectl reads the Summary through the API server as
+``kubectl get --raw`` does, and the numbers are checked against what the
+containers do and against the host's own /proc and statvfs. The agent's
+port itself answers only the API server's client certificate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import subprocess
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kubelite.agent.streaming.stats import CpuSample, nano_cores
+from kubelite.api.security.kubeconfig import build_kubeconfig, write_kubeconfig
+from kubelite.api.security.pki import ensure_pki
+from tests.agent.nodecluster import NODE, NodeCluster
+
+PODS = """
+apiVersion: v1
+kind: Pod
+metadata: {name: busy}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: spin, image: busybox, command: ["sh", "-c", "while :; do :; done"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: hold
+    image: busybox
+    command: ["sh", "-c", "x=$(head -c 30000000 /dev/zero | tr '\\\\0' a); echo held; while :; do sleep 3600; done"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: idle}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: rest, image: busybox, command: ["sleep", "3600"]}
+"""
+SUMMARY = f"/api/v1/nodes/{NODE}/proxy/stats/summary"
+MB = 1 << 20
+pytestmark = pytest.mark.root
+
+
+def test_rate_from_two_samples() -> None:
+    """usageNanoCores is CPU time over wall time between two samples: half a core, then none computable."""
+    assert nano_cores(CpuSample(1_000_000_000, 0), CpuSample(1_500_000_000, 1_000_000_000)) == 500_000_000
+    assert nano_cores(CpuSample(0, 0), CpuSample(4_000_000_000, 2_000_000_000)) == 2_000_000_000  # two cores
+    assert nano_cores(CpuSample(5, 10), CpuSample(9, 10)) is None  # no time between them
+    assert nano_cores(CpuSample(9, 10), CpuSample(5, 20)) is None  # the counter went back: another cgroup
+
+
+
+@pytest.fixture(scope="module")
+def node(cluster: NodeCluster) -> NodeCluster:
+    cluster.apply(PODS)
+    for name in ("busy", "hog", "idle"):
+        cluster.wait_for(f"{name} running", lambda n=name: cluster.pod(n)["status"].get("phase") == "Running")
+    cluster.wait_for("hog holds its memory", lambda: cluster.ok("logs", "hog") == "held\n", timeout=120)
+    return cluster
+
+
+def _summary(c: NodeCluster, query: str = "") -> Any:
+    return json.loads(c.ok("get", "--raw", SUMMARY + query))
+
+
+def _pod(summary: Any, name: str) -> Any:
+    found = [p for p in summary["pods"] if p["podRef"]["name"] == name and p["podRef"]["namespace"] == "default"]
+    assert len(found) == 1, f"pod {name} in {[p['podRef'] for p in summary['pods']]}"
+    return found[0]
+
+
+def _container(summary: Any, pod: str) -> Any:
+    (c,) = _pod(summary, pod)["containers"]
+    return c
+
+
+def test_busy_container_cpu_grows(node: NodeCluster) -> None:
+    first = _container(_summary(node), "busy")
+    second = _container(_summary(node), "busy")
+    assert first["name"] == "spin" and first["startTime"]
+    assert second["cpu"]["usageCoreNanoSeconds"] > first["cpu"]["usageCoreNanoSeconds"] > 0
+    assert second["cpu"]["usageNanoCores"] > 0
+    idle = _container(_summary(node), "idle")
+    assert idle["cpu"]["usageNanoCores"] < second["cpu"]["usageNanoCores"]
+
+
+def test_memory_hog_has_the_larger_working_set(node: NodeCluster) -> None:
+    s = _summary(node)
+    hog, idle = _container(s, "hog")["memory"], _container(s, "idle")["memory"]
+    assert hog["workingSetBytes"] > idle["workingSetBytes"] + 20 * MB
+    assert hog["usageBytes"] >= hog["workingSetBytes"] >= hog["rssBytes"] > 20 * MB
+    assert hog["pageFaults"] > idle["pageFaults"]
+    assert "availableBytes" not in hog  # no limit: nothing to be available against
+
+
+def test_pods_match_the_api_and_sum_their_containers(node: NodeCluster) -> None:
+    s = _summary(node)
+    busy = _pod(s, "busy")
+    api = node.pod("busy")
+    assert busy["podRef"] == {"name": "busy", "namespace": "default", "uid": api["metadata"]["uid"]}
+    assert busy["startTime"] == api["status"]["startTime"]
+    (c,) = busy["containers"]
+    assert busy["memory"]["workingSetBytes"] == c["memory"]["workingSetBytes"]
+    assert busy["cpu"]["usageCoreNanoSeconds"] == c["cpu"]["usageCoreNanoSeconds"]
+    assert busy["process_stats"]["process_count"] >= 1
+    assert c["logs"]["usedBytes"] == 0 and c["logs"]["capacityBytes"] > 0
+    assert _container(s, "hog")["logs"]["usedBytes"] > 0  # its "held" line, in the CRI log format
+
+
+def test_node_numbers_match_the_host(node: NodeCluster) -> None:
+    s = _summary(node)["node"]
+    assert s["nodeName"] == NODE and s["startTime"]
+    meminfo = {line.split(":")[0]: int(line.split()[1]) * 1024
+               for line in Path("/proc/meminfo").read_text().splitlines()}
+    mem = s["memory"]
+    assert mem["availableBytes"] + mem["workingSetBytes"] == meminfo["MemTotal"]
+    assert mem["usageBytes"] >= mem["workingSetBytes"] > 0
+    assert s["cpu"]["usageCoreNanoSeconds"] > 0 and s["cpu"]["usageNanoCores"] > 0
+    st = os.statvfs(node.data_dir)
+    fs = s["fs"]
+    assert fs["capacityBytes"] == st.f_blocks * st.f_frsize and fs["inodes"] == st.f_files
+    assert fs["usedBytes"] + fs["availableBytes"] <= fs["capacityBytes"]
+    image_fs = s["runtime"]["imageFs"]
+    root = os.statvfs(node.env["KUBELITE_ROOT"])
+    assert image_fs["capacityBytes"] == root.f_blocks * root.f_frsize
+    assert 0 < image_fs["usedBytes"] <= image_fs["capacityBytes"]  # busybox's bytes
+    assert s["rlimit"]["maxpid"] == int(Path("/proc/sys/kernel/pid_max").read_text())
+    assert s["rlimit"]["curproc"] > 0
+
+
+def test_only_cpu_and_memory(node: NodeCluster) -> None:
+    s = _summary(node, "?only_cpu_and_memory=true")
+    assert {"fs", "runtime", "rlimit"}.isdisjoint(s["node"]) and {"cpu", "memory"} <= set(s["node"])
+    busy = _pod(s, "busy")
+    assert "process_stats" not in busy and "logs" not in busy["containers"][0]
+    assert busy["containers"][0]["cpu"]["usageCoreNanoSeconds"] > 0
+    r = node.kubectl("get", "--raw", SUMMARY + "?only_cpu_and_memory=maybe")
+    assert r.returncode != 0 and "invalid value for only_cpu_and_memory" in r.stderr
+
+
+def test_node_proxy_errors(node: NodeCluster) -> None:
+    r = node.kubectl("get", "--raw", f"/api/v1/nodes/{NODE}/proxy/no/such/path")
+    assert r.returncode != 0 and "NotFound" in r.stderr and "does not serve" in r.stderr, r.stderr
+    r = node.kubectl("get", "--raw", "/api/v1/nodes/nowhere/proxy/stats/summary")
+    assert r.returncode != 0 and 'nodes "nowhere" not found' in r.stderr, r.stderr
+    node.apply("apiVersion: v1\nkind: Node\nmetadata: {name: ghost}\n")
+    try:
+        r = node.kubectl("get", "--raw", "/api/v1/nodes/ghost/proxy/stats/summary")
+        assert r.returncode != 0 and "ServiceUnavailable" in r.stderr and "no kubelet endpoint" in r.stderr, r.stderr
+    finally:
+        node.ok("delete", "node", "ghost")
+    assert node.ok("get", "--raw", f"/api/v1/nodes/{NODE}/proxy/healthz") == "ok"
+
+
+def test_node_proxy_is_for_admins(node: NodeCluster) -> None:
+    """A node's own identity may read its Node, but not reach agents through the API server."""
+    pki = ensure_pki(node.data_dir)
+    user = "system:node:" + NODE
+    config = build_kubeconfig(f"https://127.0.0.1:{node.port}", pki.ca_pem, user=user,
+                              client_cert=pki.issue_client_cert(user, ("system:nodes",)))
+    path = write_kubeconfig(node.base / "node-kubeconfig.yaml", config)
+    as_node = [*node.argv, "--kubeconfig", str(path)]
+    assert subprocess.run([*as_node, "get", "node", NODE], capture_output=True, timeout=60).returncode == 0
+    r = subprocess.run([*as_node, "get", "--raw", SUMMARY], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "Forbidden" in r.stderr and "nodes/proxy" in r.stderr, r.stderr
+
+
+def _agent(node: NodeCluster) -> str:
+    status = node.json("get", "node", NODE)["status"]
+    address = next(a["address"] for a in status["addresses"] if a["type"] == "InternalIP")
+    return f"https://{address}:{status['daemonEndpoints']['kubeletEndpoint']['Port']}/stats/summary"
+
+
+def _agent_get(node: NodeCluster, cert: tuple[bytes, bytes] | None) -> tuple[int, bytes]:
+    """GET the agent's /stats/summary directly, presenting ``cert`` (or no certificate at all)."""
+    ctx = ssl._create_unverified_context()  # the agent's serving certificate is self-signed
+    if cert is not None:
+        files = (node.base / "stats-client.crt", node.base / "stats-client.key")
+        for f, pem in zip(files, cert, strict=True):
+            f.write_bytes(pem)
+        ctx.load_cert_chain(*files)
+    try:
+        with urllib.request.urlopen(_agent(node), context=ctx, timeout=30) as resp:
+            return int(resp.status), resp.read()
+    except urllib.error.HTTPError as e:
+        return int(e.code), e.read()
+
+
+def test_agent_port_answers_only_the_api_server(node: NodeCluster) -> None:
+    pki = ensure_pki(node.data_dir)
+    code, body = _agent_get(node, None)
+    assert code == 401 and json.loads(body)["kind"] == "Status"
+    assert _agent_get(node, pki.issue_client_cert("kubelite-admin", ("system:masters",)))[0] == 403
+    code, body = _agent_get(node, pki.issue_client_cert("kube-apiserver-kubelet-client"))
+    assert code == 200 and json.loads(body)["node"]["nodeName"] == NODE
+
+
+def test_summary_is_valid_for_the_kubernetes_types(node: NodeCluster) -> None:
+    """Field names as the kubelet's stats/v1alpha1 types spell them (what metrics-server decodes)."""
+    s = _summary(node)
+    assert set(s) == {"node", "pods"}
+    assert {"nodeName", "startTime", "cpu", "memory", "fs", "runtime", "rlimit"} <= set(s["node"])
+    pod = _pod(s, "idle")
+    assert {"podRef", "startTime", "containers", "cpu", "memory", "process_stats"} <= set(pod)
+    assert {"time", "usageBytes", "workingSetBytes", "rssBytes", "pageFaults", "majorPageFaults"} \
+        <= set(pod["containers"][0]["memory"])
