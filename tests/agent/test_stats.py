@@ -20,9 +20,12 @@ from typing import Any
 
 import pytest
 
+from kubelite.agent.streaming import readings
 from kubelite.agent.streaming.stats import CpuSample, nano_cores
 from kubelite.api.security.kubeconfig import build_kubeconfig, write_kubeconfig
 from kubelite.api.security.pki import ensure_pki
+from kubelite.errors import KubeliteError
+from kubelite.runtime import cgroups
 from tests.agent.nodecluster import NODE, NodeCluster
 
 PODS = """
@@ -64,6 +67,43 @@ def test_rate_from_two_samples() -> None:
     assert nano_cores(CpuSample(5, 10), CpuSample(9, 10)) is None  # no time between them
     assert nano_cores(CpuSample(9, 10), CpuSample(5, 20)) is None  # the counter went back: another cgroup
 
+
+
+def _files(d: Path, files: dict[str, str]) -> None:
+    d.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (d / name).write_text(text)
+
+
+def test_container_reading_v2_and_v1(tmp_path: Path) -> None:
+    """Working set leaves out the inactive file cache; RSS and faults come from either version's memory.stat."""
+    _files(tmp_path / "v2/pod/c", {
+        "memory.current": str(50 * MB), "memory.max": "max", "cpu.stat": "usage_usec 2500\n",
+        "memory.stat": f"anon {30 * MB}\ninactive_file {15 * MB}\npgfault 70\npgmajfault 3\n",
+        "cgroup.procs": "7\n9\n", "pids.current": "2"})
+    r = readings.container(cgroups.V2Manager("/pod/c", tmp_path / "v2"), "")
+    assert (r.cpu_ns, r.processes, r.log_bytes) == (2_500_000, 2, 0)
+    assert r.memory == readings.Memory(50 * MB, 35 * MB, 30 * MB, 70, 3, None)
+    v1 = tmp_path / "v1"
+    _files(v1 / "memory/pod/c", {
+        "memory.usage_in_bytes": str(40 * MB), "memory.limit_in_bytes": str(64 * MB), "cgroup.procs": "5\n",
+        "memory.stat": f"rss 1\ninactive_file 1\ntotal_rss {20 * MB}\ntotal_inactive_file {10 * MB}\n"
+                       "total_pgfault 11\ntotal_pgmajfault 1\n"})
+    _files(v1 / "cpuacct/pod/c", {"cpuacct.usage": "123", "cgroup.procs": "5\n"})
+    log = tmp_path / "c.log"
+    log.write_text("x" * 10)
+    r = readings.container(cgroups.V1Manager("/pod/c", v1), str(log))
+    assert (r.cpu_ns, r.processes, r.log_bytes) == (123, 1, 10)
+    assert r.memory == readings.Memory(40 * MB, 30 * MB, 20 * MB, 11, 1, 64 * MB)
+    with pytest.raises(KubeliteError):  # gone: not a container that reads as idle
+        readings.container(cgroups.V2Manager("/pod/gone", tmp_path / "v2"), "")
+
+
+def test_node_memory_as_the_kubelet_computes_it(tmp_path: Path) -> None:
+    _files(tmp_path, {
+        "meminfo": "MemTotal:       1000 kB\nMemFree:         100 kB\nInactive(file):  200 kB\nAnonPages:  300 kB\n",
+        "vmstat": "pgfault 5\npgmajfault 1\n"})
+    assert readings.node_memory(tmp_path) == readings.Memory(900 * 1024, 700 * 1024, 300 * 1024, 5, 1, 1000 * 1024)
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +156,8 @@ def test_pods_match_the_api_and_sum_their_containers(node: NodeCluster) -> None:
     assert busy["podRef"] == {"name": "busy", "namespace": "default", "uid": api["metadata"]["uid"]}
     assert busy["startTime"] == api["status"]["startTime"]
     (c,) = busy["containers"]
+    started = api["status"]["containerStatuses"][0]["state"]["running"]["startedAt"]
+    assert c["startTime"] == started[:19] + "Z"  # whole seconds, as metav1.Time
     assert busy["memory"]["workingSetBytes"] == c["memory"]["workingSetBytes"]
     assert busy["cpu"]["usageCoreNanoSeconds"] == c["cpu"]["usageCoreNanoSeconds"]
     assert busy["process_stats"]["process_count"] >= 1

@@ -104,11 +104,16 @@ def filesystem(path: str) -> Fs:
               used=(st.f_blocks - st.f_bfree) * st.f_frsize, inodes=st.f_files, inodes_free=st.f_ffree)
 
 
-def _memory_stat(cgroup: CgroupManager) -> dict[str, int]:
+def _memory_dir(cgroup: CgroupManager) -> Path:
     paths = cgroup.paths()
     d = paths.get("memory") or paths.get("unified")
-    if d is None:
-        return {}
+    # the runtime's readers take a missing file for zero: a cgroup removed under us would read as idle
+    if d is None or not d.is_dir():
+        raise KubeliteError(f"cgroup {cgroup.path} has no memory directory (the container has exited)")
+    return d
+
+
+def _memory_stat(d: Path) -> dict[str, int]:
     try:
         raw = _keyed(d / "memory.stat")
     except OSError:
@@ -121,8 +126,9 @@ def _memory_stat(cgroup: CgroupManager) -> dict[str, int]:
 
 def container(cgroup: CgroupManager, log_path: str) -> ContainerReading:
     """One container's counters; KubeliteError or OSError when its cgroup is gone (it has just exited)."""
+    d = _memory_dir(cgroup)
     st = cgroup.stats()
-    ms = _memory_stat(cgroup)
+    ms = _memory_stat(d)
     memory = Memory(st.memory_usage, max(0, st.memory_usage - ms.get("inactive_file", 0)), ms.get("rss", 0),
                     ms.get("pgfault", 0), ms.get("pgmajfault", 0), st.memory_limit)
     try:

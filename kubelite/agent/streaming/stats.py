@@ -65,6 +65,12 @@ def _rfc3339(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _seconds(stamp: str) -> str:
+    """A runtime timestamp (nanoseconds) as a metav1.Time, which is whole seconds."""
+    head, dot, _ = stamp.partition(".")
+    return f"{head}Z" if dot and stamp.endswith("Z") else stamp
+
+
 class SummaryCollector:
     """``await summary(only_cpu_and_memory)`` -> the Summary as JSON-ready dicts."""
 
@@ -146,14 +152,14 @@ class SummaryCollector:
             memory: dict[str, Any] = {"time": snap.time, **_memory(r.memory)}
             if r.memory.limit is not None:
                 memory["availableBytes"] = max(0, r.memory.limit - r.memory.working_set)
-            entry: dict[str, Any] = {"name": c.name, "startTime": c.start_time,
+            entry: dict[str, Any] = {"name": c.name, "startTime": _seconds(c.start_time),
                                      "cpu": self._cpu(c.id, r.cpu_ns, snap), "memory": memory}
             if not only_cpu_and_memory:
                 entry["logs"] = self._logs(c.log_path, r.log_bytes, snap.time)
             containers.append(entry)
         out: dict[str, Any] = {
             "podRef": {"name": pod.name, "namespace": pod.namespace, "uid": pod.uid},
-            "startTime": pod.start_time,
+            "startTime": _seconds(pod.start_time),
             "containers": containers,
             "cpu": _sum_cpu([c["cpu"] for c in containers], snap.time),
             "memory": _sum_memory([c["memory"] for c in containers], snap.time),
