@@ -62,7 +62,7 @@ class PodContainerFinder:
         running: dict[str, dict[str, StatsContainer]] = {}
         # oldest attempt first, so a newer running instance of the same name replaces an older one
         for info in sorted(a.runtime.containers(), key=lambda i: i.attempt):
-            c = running_container(a.engine, info.name, info.record) if info.running else None
+            c = running_container(a.engine, info.name, info.view)
             if c is not None:
                 running.setdefault(info.pod_uid, {})[info.name] = c
         out = []

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from kubelite.containers.engine import ContainerRecord, Engine
+from kubelite.containers.engine import ContainerRecord, ContainerView, Engine
 from kubelite.errors import NotFound
 from kubelite.runtime.cgroups import CgroupManager
 
@@ -104,11 +104,11 @@ class StatsSource(Protocol):
     def stats_pods(self) -> list[StatsPod]: ...
 
 
-def running_container(engine: Engine, name: str, rec: ContainerRecord) -> StatsContainer | None:
-    """``name``'s Summary entry if the container runs now (a created or exited one has no live cgroup)."""
-    view = engine.view(rec)
+def running_container(engine: Engine, name: str, view: ContainerView) -> StatsContainer | None:
+    """``name``'s Summary entry if the container runs (a created or exited one has no live cgroup)."""
     if view.status != "running" or view.state is None:
         return None
+    rec = view.record
     return StatsContainer(name, rec.id, view.state.started or rec.created, engine.runtime.cgroup(view.state),
                           rec.log_path)
 
