@@ -208,6 +208,7 @@ def test_node_proxy_errors(node: NodeCluster) -> None:
     finally:
         node.ok("delete", "node", "ghost")
     assert node.ok("get", "--raw", f"/api/v1/nodes/{NODE}/proxy/healthz") == "ok"
+    assert node.ok("get", "--raw", f"/api/v1/nodes/{NODE}/proxy/containerLogs/default/hog/hold?tailLines=1") == "held\n"
 
 
 def test_node_proxy_is_for_admins(node: NodeCluster) -> None:
