@@ -50,6 +50,7 @@ sys.path.insert(0, str(HERE))
 
 from api_bench import Server  # noqa: E402
 
+from kubelite import gcpolicy  # noqa: E402
 from kubelite.api.client import APIClient, resource_path  # noqa: E402
 from kubelite.errors import AlreadyExists  # noqa: E402
 from kubelite.scheduler import Scheduler  # noqa: E402
@@ -173,6 +174,7 @@ async def renew_leases(kubeconfig: str, nodes: int, interval: float) -> None:
 
 
 async def measure(client: APIClient, pods: int, profile: bool, events: bool = True) -> float:
+    gcpolicy.for_long_running_process()  # as in `kubelite server`, which hosts the scheduler
     s = Scheduler(client, record_scheduled_events=events)
     bound: set[str] = set()
     done = asyncio.Event()

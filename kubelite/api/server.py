@@ -301,6 +301,9 @@ class APIServer:
 
     async def serve_forever(self) -> None:
         """Run until SIGTERM or SIGINT, then stop cleanly."""
+        from kubelite import gcpolicy
+
+        gcpolicy.for_long_running_process()
         done = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -86,6 +86,9 @@ def main(argv: list[str]) -> int:
     load_site_packages()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         stream=sys.stderr)
+    from kubelite import gcpolicy
+
+    gcpolicy.for_long_running_process()
     asyncio.run(run(args))
     print("kubelite agent: stopped", file=sys.stderr)
     return 0

@@ -97,9 +97,11 @@ async def serve(config: Any, *, agent: bool, ready: Callable[[APIServer], None] 
                 node_name: str | None = None, options: object | None = None,
                 controllers: set[str] | None = None, scheduler: bool = True) -> None:
     """The API server, the control plane beside it and (``agent``) an embedded node agent, until a signal."""
+    from kubelite import gcpolicy
     from kubelite.api.server import APIServer
     from kubelite.cli.controlplane import start_control_plane
 
+    gcpolicy.for_long_running_process()
     server = APIServer(config)
     if config.secure:
         # The server reads its tokens when it starts: make the agents' tokens first.
