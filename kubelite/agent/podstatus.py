@@ -38,10 +38,18 @@ class PodFacts:
     terminal_phase: str = ""  # Succeeded/Failed once decided; never leaves it
 
 
+def meta_time(ts: str | None) -> str | None:
+    """An RFC 3339 time in whole seconds, as ``metav1.Time`` is written (the runtime records nanoseconds)."""
+    if not ts:
+        return ts
+    dot = ts.find(".")
+    return ts if dot < 0 else ts[:dot] + "Z"
+
+
 def _terminated(info: ContainerInfo) -> dict[str, Any]:
     reason = "OOMKilled" if info.oom_killed else ("Completed" if info.exit_code == 0 else "Error")
-    out = {"exitCode": info.exit_code, "reason": reason, "startedAt": info.started_at or None,
-           "finishedAt": info.finished_at or None, "containerID": f"{RUNTIME}://{info.id}"}
+    out = {"exitCode": info.exit_code, "reason": reason, "startedAt": meta_time(info.started_at) or None,
+           "finishedAt": meta_time(info.finished_at) or None, "containerID": f"{RUNTIME}://{info.id}"}
     return {k: v for k, v in out.items() if v is not None}
 
 
@@ -49,7 +57,7 @@ def container_status(c: dict[str, Any], f: ContainerFacts, image_id: str) -> dic
     state: dict[str, Any]
     latest = f.latest
     if latest is not None and latest.running:
-        state = {"running": {"startedAt": latest.started_at}}
+        state = {"running": {"startedAt": meta_time(latest.started_at)}}
     elif f.waiting is not None:
         reason, message = f.waiting
         state = {"waiting": {"reason": reason, **({"message": message} if message else {})}}

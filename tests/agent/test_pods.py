@@ -8,6 +8,7 @@ is of what a user's container actually gets.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -53,6 +54,9 @@ def test_a_pod_runs_and_reports_status_and_events(cluster: NodeCluster) -> None:
     assert "running" in cs["state"] and cs["containerID"].startswith("kubelite://")
     assert cs["imageID"].startswith("sha256:")
     assert st["qosClass"] == "BestEffort" and st["hostIP"] and st["startTime"]
+    # metav1.Time: RFC 3339 in whole seconds, as Go clients write and some parse strictly
+    for ts in (st["startTime"], cs["state"]["running"]["startedAt"]):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", ts), ts
     conds = {c["type"]: c["status"] for c in st["conditions"]}
     assert conds == {"PodReadyToStartContainers": "True", "Initialized": "True", "Ready": "True",
                      "ContainersReady": "True", "PodScheduled": "True"}
