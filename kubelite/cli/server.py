@@ -36,6 +36,9 @@ def add_control_plane_flags(p: argparse.ArgumentParser) -> None:
                    help="a node whose heartbeats stop for this long becomes NotReady (default 40)")
     p.add_argument("--default-toleration-seconds", type=int, default=300, metavar="SECONDS",
                    help="how long pods tolerate a not-ready or unreachable node before eviction (default 300)")
+    p.add_argument("--terminated-pod-gc-threshold", type=int, default=12500, metavar="N",
+                   help="terminated pods that may exist before the pod garbage collector deletes the oldest; "
+                        "0 or less disables it (default 12500)")
 
 
 def controller_names(spec: str) -> set[str] | None:
@@ -55,7 +58,8 @@ def control_plane_options(args: argparse.Namespace) -> object:
 
     pods.DEFAULT_TOLERATION_SECONDS = args.default_toleration_seconds
     return ControllerOptions(node_monitor_grace_period=args.node_monitor_grace_period,
-                             default_toleration_seconds=args.default_toleration_seconds)
+                             default_toleration_seconds=args.default_toleration_seconds,
+                             terminated_pod_gc_threshold=args.terminated_pod_gc_threshold)
 
 
 def main(argv: list[str]) -> int:

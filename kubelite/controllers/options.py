@@ -29,3 +29,8 @@ class ControllerOptions:
     node_monitor_period: float = 5.0
     # Namespace (F2): how soon a Terminating namespace with content left is looked at again.
     namespace_resync_period: float = 2.0
+    # Pod GC (issue 5): how often a pass runs (kube's gcCheckPeriod), how long a node must be missing before its
+    # pods are deleted (kube's quarantineTime), and how many terminated pods may stay (<= 0: all of them).
+    pod_gc_period: float = 20.0
+    pod_gc_quarantine: float = 40.0
+    terminated_pod_gc_threshold: int = 12500

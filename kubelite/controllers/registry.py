@@ -20,6 +20,7 @@ from kubelite.controllers.garbagecollector import GarbageCollector
 from kubelite.controllers.job import JobController
 from kubelite.controllers.namespace import NamespaceController
 from kubelite.controllers.nodelifecycle import NodeLifecycleController
+from kubelite.controllers.podgc import PodGCController
 from kubelite.controllers.replicaset import ReplicaSetController
 from kubelite.controllers.serviceaccount import ServiceAccountController
 from kubelite.controllers.statefulset import StatefulSetController
@@ -38,4 +39,5 @@ CONTROLLERS: dict[str, Factory] = {
     "daemonset": DaemonSetController,
     "statefulset": StatefulSetController,
     "disruption": DisruptionController,
+    "pod-garbage-collector": PodGCController,
 }
