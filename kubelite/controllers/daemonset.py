@@ -209,9 +209,12 @@ class DaemonSetController(Controller):
                     deletes += new[1:] + old[1:]
             elif pods:
                 deletes += [p for p in pods if not p["metadata"].get("deletionTimestamp")]
-        for name, pods in by_node.items():  # pods pinned to nodes that do not exist
+        # kube's getUnscheduledPodsWithoutNode: an unbound pod pinned to a node that does not exist would never
+        # be scheduled; a bound one is the pod garbage collector's (podgc) to delete, as in Kubernetes
+        for name, pods in by_node.items():
             if name not in verdicts:
-                deletes += [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+                deletes += [p for p in pods if not p["metadata"].get("deletionTimestamp")
+                            and not (p.get("spec") or {}).get("nodeName")]
         return deletes, creates
 
     def _may_kill_failed(self, ds: Obj, node: str, pod: Obj) -> bool:

@@ -1,6 +1,7 @@
 """The pod garbage collector against a real API server: orphans, the terminated threshold, stuck deletions.
 
-Only podgc runs, with a 0.3 s period, a 1 s quarantine and a threshold of 3
+Only podgc runs (and the DaemonSet controller, for the tests that make a
+DaemonSet), with a 0.3 s period, a 1 s quarantine and a threshold of 3
 terminated pods, so no other controller (and no kubelet) can explain a pod's
 fate. Pods are placed with ``spec.nodeName`` at creation, as a scheduler's
 binding would leave them; Node objects come from :mod:`tests.controllers.nodesim`.
@@ -22,13 +23,14 @@ import pytest
 
 from kubelite.api.client import resource_path
 from kubelite.api.informer import Informer
+from kubelite.controllers.daemonset_nodes import target_node
 from kubelite.controllers.options import ControllerOptions
 from kubelite.controllers.podgc import gc_order, out_of_service, terminated_surplus, with_condition
 from kubelite.errors import NotFound
 from tests.controllers.conftest import ControllerHarness
-from tests.controllers.nodesim import node_object
+from tests.controllers.nodesim import node_object, simulate
 
-CONTROLLERS = {"pod-garbage-collector"}
+CONTROLLERS = {"pod-garbage-collector", "daemonset"}  # the DaemonSet only where a test makes one
 CONTROLLER_OPTIONS = ControllerOptions(pod_gc_period=0.3, pod_gc_quarantine=1.0, terminated_pod_gc_threshold=3)
 HOLD = "test.kubelite.io/hold"
 Obj = dict[str, Any]
@@ -56,7 +58,9 @@ def set_phase(h: ControllerHarness, ns: str, name: str, phase: str) -> None:
 
 
 def settle(h: ControllerHarness, ns: str) -> None:
-    """Return once a podgc pass that started after this call has finished its work (see the module's note)."""
+    """Return once a podgc pass that started after this call has finished its work (see the module's note).
+
+    Not while a :func:`~tests.controllers.nodesim.simulate` block runs: its scheduler stand-in would bind the pod."""
     name = f"settle-{next(_ids)}"
     h.ok("-n", ns, "create", "-f", "-", input=pod_json(name, finalizers=[HOLD]))
     h.ok("-n", ns, "delete", "pod", name, "--wait=false")
@@ -186,6 +190,58 @@ def test_terminating_pods_on_an_out_of_service_node_are_force_deleted(controller
         assert get_pod(h, ns, "alive-on-oos") is not None
         assert not {"on-down", "alive-on-oos"} & deleted.seen.keys()
     h.ok("-n", ns, "delete", "pod", "on-down", "alive-on-oos", "--grace-period=0", "--force")
+
+
+def ds_json(name: str) -> str:
+    return json.dumps({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": name},
+                       "spec": {"selector": {"matchLabels": {"app": name}}, "template": {
+                           "metadata": {"labels": {"app": name}},
+                           "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}}}})
+
+
+def daemon_pods(h: ControllerHarness, ns: str, nodes: list[str]) -> dict[str, list[Obj]]:
+    """The DaemonSet's live pods by target node, for the test's nodes only (other tests' nodes may exist)."""
+    out: dict[str, list[Obj]] = {}
+    for p in h.pods(ns, "app=agent"):
+        if not p["metadata"].get("deletionTimestamp") and target_node(p) in nodes:
+            out.setdefault(target_node(p) or "", []).append(p)
+    return out
+
+
+def test_a_daemon_pod_of_a_deleted_node_is_podgcs_to_delete(controllers: ControllerHarness, ns: str,
+                                                            nodes: list[str]) -> None:
+    """As in kube, the DaemonSet controller leaves a bound pod of a vanished node alone and podgc deletes it."""
+    h = controllers
+    a, b = nodes
+    add_node(h, a)
+    add_node(h, b)
+    with simulate(h, ns, nodes), Deletions(h, ns) as deleted:
+        h.ok("-n", ns, "apply", "-f", "-", input=ds_json("agent"))
+        h.wait_for(lambda: all(p["spec"].get("nodeName") == n for n in nodes
+                               for p in daemon_pods(h, ns, nodes).get(n, [None]) if p) and
+                   sorted(daemon_pods(h, ns, nodes)) == sorted(nodes), "a bound daemon pod on each node")
+        on_b = daemon_pods(h, ns, nodes)[b][0]["metadata"]["name"]
+        h.ok("delete", "node", b)
+        h.wait_for(lambda: on_b in deleted.seen, "the daemon pod of the deleted node to go")
+        cond = [c for c in deleted.seen[on_b]["status"].get("conditions") or [] if c["type"] == "DisruptionTarget"]
+        assert [c["reason"] for c in cond] == ["DeletionByPodGC"]
+    settle(h, ns)  # outside the simulation, which would bind the settling pod
+    assert sorted(daemon_pods(h, ns, nodes)) == [a]  # no replacement for the vanished node, a's pod stays
+    h.ok("-n", ns, "delete", "ds", "agent")
+
+
+def test_an_unbound_daemon_pod_of_a_deleted_node_is_the_daemonsets_to_delete(controllers: ControllerHarness,
+                                                                             ns: str, nodes: list[str]) -> None:
+    """No scheduler binds the pods here, so podgc (which only looks at bound pods) cannot be the one."""
+    h = controllers
+    a, b = nodes
+    add_node(h, a)
+    add_node(h, b)
+    h.ok("-n", ns, "apply", "-f", "-", input=ds_json("agent"))
+    h.wait_for(lambda: sorted(daemon_pods(h, ns, nodes)) == sorted(nodes), "a daemon pod pinned to each node")
+    h.ok("delete", "node", b)
+    h.wait_for(lambda: sorted(daemon_pods(h, ns, nodes)) == [a], "the pod pinned to the deleted node to go")
+    h.ok("-n", ns, "delete", "ds", "agent")
 
 
 def test_the_rules_in_isolation() -> None:
