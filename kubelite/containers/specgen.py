@@ -41,6 +41,9 @@ class RunOptions:
     hostname: str | None = None
     entrypoint: str | None = None
     interactive: bool = False
+    # docker run -i's StdinOnce, a pod's stdinOnce: the end of the first attach that carried stdin ends the
+    # container's stdin (the attacher sends the close; the shim keeps no policy of its own)
+    stdin_once: bool = False
     tty: bool = False
     rm: bool = False
     detach: bool = False

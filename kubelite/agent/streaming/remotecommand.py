@@ -14,8 +14,18 @@ under the kubelet.
 
 attach joins the shim's attach socket (the runtime's framing: STDIN, STDOUT,
 STDERR, RESIZE, EXIT) and translates frames; the container's exit status ends
-the session. Ending an attach does not close the container's stdin, so a later
-attach can type to it again.
+the session. Whether the container's stdin outlives the session is the
+container's ``stdinOnce``, decided here and not in the shim, as containerd's
+CRI attach does: this is where the container's config and the session's end
+of stdin (a v5 close, the end of the SPDY stdin stream, or the client going
+away, all one ``b""`` from :class:`CommandStreams`) are both known. For a
+stdinOnce container that end becomes the frame the shim has always taken as
+"close the container's stdin" (an empty STDIN payload; shims already running
+understand it, so no new frame), and the session goes on until the container
+exits, so what it prints after reading EOF still reaches the client (``echo hi |
+kubectl run -i ... -- cat``). Without stdinOnce nothing is closed and a later
+attach can type to the container again. The shim ignores the close for a
+terminal (a pty has no end of input to give), as containerd and Docker do.
 """
 
 from __future__ import annotations
@@ -38,6 +48,8 @@ from kubelite.runtime import attach as af
 from kubelite.runtime import exec as rexec
 from kubelite.runtime.container import compiled_seccomp
 from kubelite.runtime.state import ContainerState
+
+STDIN_FLUSH_SECONDS = 5.0
 
 
 def running_state(ref: ContainerRef, what: str = "") -> ContainerState:
@@ -260,10 +272,14 @@ async def run_attach(ref: ContainerRef, streams: CommandStreams) -> None:
         return
     sock.setblocking(False)
     reader, writer = await asyncio.open_unix_connection(sock=sock)
+    close_stdin = streams.stdin and stdin_once(ref)
 
     async def to_shim() -> None:
         while data := await streams.read_stdin():
             writer.write(af.frame(af.STDIN, data))
+            await writer.drain()
+        if close_stdin:
+            writer.write(af.frame(af.STDIN, b""))
             await writer.drain()
 
     async def resize() -> None:
@@ -272,17 +288,19 @@ async def run_attach(ref: ContainerRef, streams: CommandStreams) -> None:
             await writer.drain()
 
     tasks = [asyncio.create_task(resize())]
-    if streams.stdin:
-        tasks.append(asyncio.create_task(to_shim()))
+    feeder = asyncio.create_task(to_shim()) if streams.stdin else None
+    tasks += [feeder] if feeder else []
     frames = af.FrameReader()
     status = status_json(None, "the container's supervisor went away")
     gone = asyncio.create_task(streams.gone.wait())
+    left = False
     try:
         while True:
             chunk = asyncio.create_task(reader.read(65536))
             await asyncio.wait([chunk, gone], return_when=asyncio.FIRST_COMPLETED)
             if not chunk.done():
                 chunk.cancel()
+                left = True
                 break
             data = chunk.result()
             if not data:
@@ -297,8 +315,21 @@ async def run_attach(ref: ContainerRef, streams: CommandStreams) -> None:
     except (ConnectionError, ValueError):
         pass
     finally:
+        if left and feeder is not None:
+            # What the client sent before it went is still the container's input (its queue ends in b""),
+            # but a container that does not read must not hold the session open.
+            await asyncio.wait([feeder], timeout=STDIN_FLUSH_SECONDS)
         for t in [*tasks, gone]:
             t.cancel()
         await asyncio.gather(*tasks, gone, return_exceptions=True)
+        if close_stdin and left:  # gone before its stdin ended (v4 and older have no close): that is the end
+            with contextlib.suppress(OSError):  # repeated or after the shim went: it ignores or never hears it
+                writer.write(af.frame(af.STDIN, b""))
+                await writer.drain()
         writer.close()
     await streams.finish(status)
+
+
+def stdin_once(ref: ContainerRef) -> bool:
+    """The container was made with stdinOnce (RunOptions.stdin_once; absent from records older than it)."""
+    return ref.record is not None and bool(ref.record.options.get("stdin_once"))
