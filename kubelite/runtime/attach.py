@@ -5,6 +5,12 @@ payload, like Docker's multiplexed attach stream. Channels: STDIN (client to
 shim; an empty payload closes the container's stdin), STDOUT and STDERR (shim
 to client), RESIZE (client to shim: "rows cols"), EXIT (shim to client: the
 JSON exit status, the last frame).
+
+Closing stdin is the client's explicit act, never a side effect of its
+connection ending: a container's stdin outlives any number of attach sessions
+unless one of them asks (the node agent does for stdinOnce containers, the CLI
+at the end of its own stdin, as ``docker run -i`` does). A terminal's input
+has no end, so the close is ignored there.
 """
 
 from __future__ import annotations
