@@ -52,7 +52,7 @@ from api_bench import Server  # noqa: E402
 
 from kubelite import gcpolicy  # noqa: E402
 from kubelite.api.client import APIClient, resource_path  # noqa: E402
-from kubelite.errors import AlreadyExists  # noqa: E402
+from kubelite.errors import AlreadyExists, Conflict  # noqa: E402
 from kubelite.scheduler import Scheduler  # noqa: E402
 
 ZONES = 10
@@ -154,9 +154,23 @@ async def populate(client: APIClient, nodes: int, pods: int) -> None:
 
 
 async def renew_leases(kubeconfig: str, nodes: int, interval: float) -> None:
-    """The load generator: renew every node's Lease once per ``interval``, spread evenly over it."""
+    """The load generator: renew every node's Lease once per ``interval``, spread evenly over it.
+
+    As the kubelet (and kwok) do: an update (PUT) of the Lease last seen with a new ``renewTime``, and a
+    fresh GET only after a conflict."""
     client = APIClient.from_kubeconfig(kubeconfig, user_agent="kwok-loadgen")
     step = interval / max(nodes, 1)
+    seen: dict[str, dict[str, Any]] = {}
+
+    async def renew(path: str) -> None:
+        for _ in range(2):
+            current = seen.get(path) or await client.get(path)
+            try:
+                seen[path] = await client.replace(path, {**current, "spec": {**current["spec"],
+                                                                             "renewTime": now()}})
+                return
+            except Conflict:
+                seen.pop(path, None)
     next_at = time.monotonic()
     i = 0
     pending: set[asyncio.Task[Any]] = set()
@@ -167,7 +181,7 @@ async def renew_leases(kubeconfig: str, nodes: int, interval: float) -> None:
             await asyncio.sleep(delay)
         path = resource_path("coordination.k8s.io/v1", "leases", "kube-node-lease", f"kwok-node-{i % nodes}")
         if len(pending) < 64:
-            t = asyncio.ensure_future(client.patch(path, {"spec": {"renewTime": now()}}))
+            t = asyncio.ensure_future(renew(path))
             pending.add(t)
             t.add_done_callback(pending.discard)
         i += 1

@@ -201,6 +201,11 @@ class SqliteLog:
         return revision
 
     def get(self, key: str, revision: int) -> KeyValue:
+        if revision == 0:  # the latest: one statement is its own snapshot, no revision bounds to check
+            latest = self._latest(key)
+            if latest is None or latest[1]:
+                raise NotFound(f"key {key!r} not found")
+            return KeyValue(key, latest[3], latest[2], latest[0])
         with self.conn:
             self.conn.execute("BEGIN")
             rev = self._snapshot(revision)
