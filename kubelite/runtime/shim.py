@@ -7,7 +7,9 @@ container's stdio pipes (or its pty master), writes them to the CRI log file,
 relays them to any client attached on ``attach.sock``, and is the one process
 that can wait(2) for the container, so the exit code and the OOM verdict are
 written to ``exit.json`` and never lost. When the container has exited it runs
-the caller's ``on_exit`` (``--rm`` clean-up) and goes away.
+the caller's ``on_exit`` (``--rm`` clean-up) and goes away. Clients' stdin is
+queued (``shimstdin``), never written with a blocking call, so a container that
+does not read its stdin cannot stall everything else the shim does.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from kubelite.runtime import attach as af
 from kubelite.runtime import syscalls as sc
 from kubelite.runtime.container import Runtime, now_rfc3339
 from kubelite.runtime.logs import CRILogWriter
+from kubelite.runtime.shimstdin import StdinWriter
 from kubelite.runtime.state import ContainerState, write_json_atomic
 
 _KINDS: list[type[KubeliteError]] = [KubeliteError, *KubeliteError.__subclasses__()]
@@ -113,7 +116,9 @@ class _Shim:
         self.ready_fd = ready_fd
         self.sel = selectors.DefaultSelector()
         self.clients: dict[socket.socket, af.FrameReader] = {}
-        self.stdin_w: int | None = None
+        self.stdin: StdinWriter | None = None
+        self.stdin_watched = False  # the writer's fd is in the selector, waiting for room
+        self.paused: set[socket.socket] = set()  # clients not read while the stdin queue is full
         self.console: int | None = None
         self.outputs: dict[int, str] = {}
         self.exit: dict[str, Any] | None = None
@@ -186,12 +191,13 @@ class _Shim:
     def _create(self) -> ContainerState:
         proc = self.opts.spec["process"]
         stdin_r = os.open(os.devnull, os.O_RDONLY)
+        stdin_w: int | None = None
         if proc.get("terminal"):
             stdio = None
         else:
             if self.opts.stdin:
                 os.close(stdin_r)
-                stdin_r, self.stdin_w = os.pipe()
+                stdin_r, stdin_w = os.pipe()
             out_r, out_w = os.pipe()
             err_r, err_w = os.pipe()
             self.outputs = {out_r: "stdout", err_r: "stderr"}
@@ -207,6 +213,10 @@ class _Shim:
             self.console = launched.console_fd
             os.set_blocking(self.console, False)
             self.outputs = {self.console: "stdout"}
+            # a descriptor of its own, so the selector can watch it for writing and reading apart
+            self.stdin = StdinWriter(os.dup(self.console), closable=False)
+        elif stdin_w is not None:
+            self.stdin = StdinWriter(stdin_w, closable=True)
         for fd in self.outputs:
             os.set_blocking(fd, False)
         st.shim_pid = os.getpid()
@@ -238,6 +248,9 @@ class _Shim:
             self._read_output(key.fd)
         elif key.data == "client":
             self._read_client(key.fileobj)  # type: ignore[arg-type]
+        elif key.data == "stdin" and self.stdin is not None:
+            self.stdin.flush()
+            self._sync_stdin()
 
     def _read_output(self, fd: int) -> None:
         try:
@@ -265,6 +278,7 @@ class _Shim:
 
     def _drop(self, conn: socket.socket) -> None:
         self.clients.pop(conn, None)
+        self.paused.discard(conn)
         try:
             self.sel.unregister(conn)
         except (KeyError, ValueError):
@@ -280,28 +294,45 @@ class _Shim:
             self._drop(conn)
             return
         for channel, payload in self.clients[conn].feed(data):
-            if channel == af.STDIN:
-                self._stdin(payload)
+            if channel == af.STDIN and self.stdin is not None:
+                self.stdin.feed(payload)
             elif channel == af.RESIZE and self.console is not None:
                 rows, cols = (int(x) for x in payload.split())
                 fcntl.ioctl(self.console, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self._sync_stdin()
 
-    def _stdin(self, payload: bytes) -> None:
-        target = self.console if self.console is not None else self.stdin_w
-        if target is None:
+    def _sync_stdin(self) -> None:
+        """Watch the stdin writer while it has a queue, close it once asked and drained, and read no client
+        while its queue is full (their sockets fill up and slow the senders)."""
+        w = self.stdin
+        if w is None or w.fd is None:
             return
-        if not payload:
-            if self.console is not None:
-                return
-            os.close(target)
-            self.stdin_w = None
+        want = w.wants_write()
+        if want != self.stdin_watched:
+            if want:
+                self.sel.register(w.fd, selectors.EVENT_WRITE, "stdin")
+            else:
+                self.sel.unregister(w.fd)
+            self.stdin_watched = want
+        if w.done():
+            self._close_stdin()
+        elif w.full():
+            for conn in set(self.clients) - self.paused:
+                self.sel.unregister(conn)
+                self.paused.add(conn)
             return
-        try:
-            os.set_blocking(target, True)
-            os.write(target, payload)
-            os.set_blocking(target, False)
-        except OSError:
-            pass
+        for conn in self.paused & set(self.clients):
+            self.sel.register(conn, selectors.EVENT_READ, "client")
+        self.paused.clear()
+
+    def _close_stdin(self) -> None:
+        if self.stdin is None:
+            return
+        if self.stdin_watched and self.stdin.fd is not None:
+            self.sel.unregister(self.stdin.fd)
+        self.stdin_watched = False
+        self.stdin.close()
+        self.stdin = None
 
     def _reap(self) -> None:
         while True:
@@ -327,9 +358,7 @@ class _Shim:
             oom = False
         self.exit = {"exitCode": code, "signal": sig, "oomKilled": bool(oom),
                      "startedAt": self.st.started, "finishedAt": now_rfc3339()}
-        if self.stdin_w is not None:
-            os.close(self.stdin_w)
-            self.stdin_w = None
+        self._close_stdin()
         # A pty master reports EIO rather than EOF when the container is gone; a grace period
         # covers both, and pipes still held by an escaped process must not keep the shim alive.
         self.drain_deadline = time.monotonic() + 2

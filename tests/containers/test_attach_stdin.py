@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import select
 import socket
+import threading
 import time
 from collections.abc import Iterator
 
@@ -69,3 +70,32 @@ def test_stdin_outlives_a_disconnect_and_ends_on_request(engine: Engine) -> None
     assert out == b"eof-seen\n"
     assert status is not None and status["exitCode"] == 0
     assert engine.view(rec).status == "exited"
+
+
+def test_a_container_not_reading_stdin_does_not_stall_its_shim(engine: Engine) -> None:
+    """More stdin than the pipe holds, to a container that never reads it: output still flows and a new
+    client is still served (the shim queues stdin and slows the sender instead of blocking on the pipe)."""
+    rec, st = engine.run(RunOptions(image="busybox", command=["sh", "-c", "while true; do echo tick; sleep 0.1; done"],
+                                    detach=True, interactive=True))
+    sock = str(st.dir / "attach.sock")
+    flood = af.connect(sock)
+    sent: list[BaseException] = []
+
+    def stuff() -> None:
+        try:
+            flood.sendall(af.frame(af.STDIN, b"x" * (4 << 20)))
+        except OSError as e:  # shut down below once the point is made
+            sent.append(e)
+
+    feeder = threading.Thread(target=stuff, name="stdin flood")
+    feeder.start()
+    try:
+        with af.connect(sock) as watcher:
+            _until(watcher, b"tick\ntick\n")
+    finally:
+        flood.shutdown(socket.SHUT_RDWR)
+        feeder.join(30)
+        flood.close()
+    assert not feeder.is_alive()
+    engine.kill(rec.id)
+    engine.wait_exit(rec, 30)
