@@ -99,3 +99,13 @@ def test_a_container_not_reading_stdin_does_not_stall_its_shim(engine: Engine) -
     assert not feeder.is_alive()
     engine.kill(rec.id)
     engine.wait_exit(rec, 30)
+
+
+def test_close_follows_everything_sent_before_it(engine: Engine) -> None:
+    """More than a pipe holds, then the close at once: the container reads all of it, then EOF."""
+    _, st = engine.run(RunOptions(image="busybox", command=["wc", "-c"], detach=True, interactive=True))
+    with af.connect(str(st.dir / "attach.sock")) as conn:
+        conn.sendall(af.frame(af.STDIN, b"y" * (3 << 20)) + af.frame(af.STDIN, b""))
+        out, status = _until(conn, None)
+    assert out.strip() == str(3 << 20).encode()
+    assert status is not None and status["exitCode"] == 0
