@@ -273,6 +273,16 @@ def created_fields(s: Strategy, new: Obj) -> dict[str, Any] | None:
     return dict(sorted(out.items()))
 
 
+def _differing(old: Obj, new: Obj) -> tuple[Obj, Obj]:
+    """Both objects without the top-level fields they share unchanged: those add nothing to what changed or
+    went, and an update (a Lease renewal, a status write) usually touches one of spec, status or metadata.
+    ``metadata`` stays, for :func:`nodes`."""
+    same = {k for k, v in old.items() if k != "metadata" and k in new and new[k] == v}
+    if not same:
+        return old, new
+    return ({k: v for k, v in old.items() if k not in same}, {k: v for k, v in new.items() if k not in same})
+
+
 def tracker(s: Strategy, manager: str, subresource: str = "") -> Track:
     """The bookkeeping of an ordinary write (operation Update) by ``manager``: storage calls it last."""
 
@@ -288,10 +298,13 @@ def tracker(s: Strategy, manager: str, subresource: str = "") -> Track:
                     meta.pop("managedFields", None)
                 return
         entries = base_entries(old, new)
-        before = nodes(s, without_managed(old), subresource)
+        old_fields, new_fields = without_managed(old), without_managed(new)
+        if old_fields is not None and new_fields is not None:
+            old_fields, new_fields = _differing(old_fields, new_fields)
+        before = nodes(s, old_fields, subresource)
         if old is None:  # Go's zero-valued structs: the top-level objects exist before any create
             before = {("f:" + k,): Node({}, False, False) for k in ("metadata", "spec", "status")}
-        changed, removed = compare(before, nodes(s, without_managed(new), subresource))
+        changed, removed = compare(before, nodes(s, new_fields, subresource))
         me = Entry(manager, UPDATE, s.api_version, subresource=subresource)
         reconcile(entries, me, changed, removed, force=True)
         if changed:

@@ -217,6 +217,8 @@ def _fields(node: dict[str, Any], c: _Schema, path: str, dups: Dups, out: list[s
             out.append(f'duplicate field "{_join(path, key)}"')
         value = node[key]
         if isinstance(value, (dict, list)):
+            if not dups and key in old_map and old_map[key] == value:
+                continue  # as stored, so checked when it was written: an update's untouched parts cost a compare
             _walk(value, sub, _join(path, key), dups, out, old_map.get(key, _ABSENT), bad)
         elif not _ok(value, _compiled(sub)):  # a scalar: only its type to check, no path unless it is wrong
             bad.append(_join(path, key))

@@ -306,13 +306,20 @@ def test_attach_interactive_terminal(rig: Rig, env: dict[str, str]) -> None:
                             start_new_session=True)
     os.close(slave)
     out = b""
+    want = f"{27 + len(env)} 93".encode()
     try:
-        os.write(master, b"\nstty size; echo attached-$((6*7))\n")
-        while b"attached-42" not in out:
-            ready, _, _ = select.select([master], [], [], 30)
-            assert ready, f"no output from kubectl attach -it: {out!r}"
-            out += os.read(master, 4096)
-        assert f"{27 + len(env)} 93".encode() in out, out
+        # kubectl sends the size plus one, then the real size (to force a redraw): a `stty size` may run
+        # between the two, so ask again until the real size shows (the shell's answers, not the echo of
+        # what was typed, carry the marker: it is computed)
+        for attempt in range(10):
+            os.write(master, f"\nstty size; echo attached-$((6*7+{attempt}))\n".encode())
+            while f"attached-{42 + attempt}".encode() not in out:
+                ready, _, _ = select.select([master], [], [], 30)
+                assert ready, f"no output from kubectl attach -it: {out!r}"
+                out += os.read(master, 4096)
+            if want in out:
+                break
+        assert want in out, out
     finally:
         proc.kill()
         proc.wait()
