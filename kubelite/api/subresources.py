@@ -174,6 +174,9 @@ async def post(req: web.Request, storage: Storage, s: Strategy, ns: str, name: s
     """The handler for ``POST .../pods/NAME/{binding,eviction}``."""
     if req.method != "POST":
         raise MethodNotAllowed()
+    # both are creates to kube's NamespaceLifecycle admission: refused in a Terminating namespace (kubectl
+    # drain then deletes the pod instead of evicting it, on the NamespaceTerminating cause)
+    await storage.ensure_namespace(ns, creating=s.resource, name=name)
     if sub == "binding":
         return await binding(req, storage, s, ns, name)
     return await eviction(req, storage, s, ns, name)

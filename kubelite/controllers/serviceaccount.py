@@ -7,11 +7,9 @@ whether the namespace is new or someone deleted it. The API server also makes
 it); this controller is what keeps it there afterwards. A namespace being deleted
 gets nothing: its content is on the way out.
 
-Until the server keeps deleted namespaces Terminating (and refuses creates in
-them), it empties a namespace and then removes it in one request; a ``default``
-made between those two steps would outlive its namespace. So a deleted
-``default`` is replaced only after ``RECREATE_DELAY`` and after a live read of the
-namespace (not the cache), which lets such a deletion finish first.
+A deleted ``default`` is replaced at once, after a live read of the namespace (the
+informer may not have seen it turn Terminating yet); the server refuses a create
+in a Terminating namespace anyway (403), which is taken as "nothing to do".
 """
 
 from __future__ import annotations
@@ -24,7 +22,6 @@ from kubelite.errors import AlreadyExists, Forbidden, NotFound
 
 Obj = dict[str, Any]
 DEFAULT = "default"
-RECREATE_DELAY = 1.0
 
 
 class ServiceAccountController(Controller):
@@ -43,7 +40,7 @@ class ServiceAccountController(Controller):
 
     def _on_account(self, etype: str, sa: Obj, old: Obj | None) -> None:
         if etype == "DELETED" and sa["metadata"].get("name") == DEFAULT:
-            self.enqueue_after(sa["metadata"]["namespace"], RECREATE_DELAY)
+            self.enqueue(sa["metadata"]["namespace"])
 
     async def sync(self, key: str) -> None:
         ns = self.namespaces.get(key)

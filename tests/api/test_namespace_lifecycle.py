@@ -109,6 +109,33 @@ def test_create_in_a_terminating_namespace_is_forbidden(v1: client.CoreV1Api, ns
     assert e.value.status == 404
 
 
+def test_eviction_and_binding_in_a_terminating_namespace_are_forbidden(v1: client.CoreV1Api, ns: str) -> None:
+    """Both are creates to kube's NamespaceLifecycle admission; kubectl drain falls back to a delete on the
+    NamespaceTerminating cause of the eviction's refusal."""
+    for name in ("evictme", "bindme"):
+        v1.create_namespaced_pod(ns, client.V1Pod(metadata=client.V1ObjectMeta(name=name), spec=client.V1PodSpec(
+            containers=[client.V1Container(name="c", image="busybox")])))
+    raw_delete(v1, ns)
+    why = f"unable to create new content in namespace {ns} because it is being terminated"
+    with pytest.raises(ApiException) as e:
+        v1.create_namespaced_pod_eviction("evictme", ns, client.V1Eviction(
+            metadata=client.V1ObjectMeta(name="evictme", namespace=ns)))
+    status = json.loads(e.value.body)
+    assert e.value.status == 403 and status["message"] == f'pods "evictme" is forbidden: {why}'
+    assert [c["reason"] for c in status["details"]["causes"]] == ["NamespaceTerminating"]
+    with pytest.raises(ApiException) as e:
+        v1.create_namespaced_pod_binding("bindme", ns, client.V1Binding(
+            metadata=client.V1ObjectMeta(name="bindme"), target=client.V1ObjectReference(kind="Node", name="n1")),
+            _preload_content=False)
+    assert e.value.status == 403 and json.loads(e.value.body)["message"] == f'pods "bindme" is forbidden: {why}'
+    # nothing happened to either pod
+    assert {p.metadata.name: p.spec.node_name for p in v1.list_namespaced_pod(ns).items} == {
+        "evictme": None, "bindme": None}
+    for name in ("evictme", "bindme"):
+        v1.delete_namespaced_pod(name, ns)
+    finalize(v1, ns, [])
+
+
 def test_kubectl_create_in_a_terminating_namespace(cluster: Cluster, v1: client.CoreV1Api, ns: str) -> None:
     cluster.ok("delete", "namespace", ns, "--wait=false")
     r = cluster.kubectl("-n", ns, "create", "configmap", "late", "--from-literal=a=b")
