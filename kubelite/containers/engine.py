@@ -138,6 +138,10 @@ class Engine:
             if exit_ is None and _shim_alive(st):
                 # The shim has not recorded the exit yet: it is still a running container for a moment.
                 return ContainerView(rec, "running", st, None)
+            if exit_ is None:
+                # The shim writes exit.json, then exits: it may have done both between our read and our look
+                # at it. Only a shim gone without a record (killed) leaves the exit unknown.
+                exit_ = st.exit_status()
             return ContainerView(rec, "exited", st, exit_ or {"exitCode": 255, "oomKilled": False})
         return ContainerView(rec, "running" if status is Status.RUNNING else "created", st, None)
 
