@@ -31,6 +31,7 @@ from kubelite.api.errors import (
 )
 from kubelite.api.meta import generate_name, new_uid, now_rfc3339
 from kubelite.api.namespaces import (
+    TERMINATING,
     NamespaceCache,
     held,
     is_namespace,
@@ -196,7 +197,7 @@ class Storage:
         phase = await self.namespaces.phase(ns)
         if phase is None:
             raise ResourceNotFound(NAMESPACES, ns)
-        if phase == "Terminating" and creating is not None:
+        if phase == TERMINATING and creating is not None:
             raise terminating_error(creating, name, ns)
 
     async def create(self, s: Strategy, ns: str, obj: Obj, dry_run: bool = False, track: Track | None = None) -> Obj:

@@ -160,13 +160,11 @@ class Engine:
             raise AlreadyExists(f"the container name {name!r} is already in use by container "
                                 f"{os.readlink(self.names / name)[:12]}") from None
         d = self.cdir / cid
-        mounted = False
         try:
             d.mkdir(parents=True)
             rootfs = d / "rootfs"
             rootfs.mkdir()
             self.snapshots.prepare_mounted(cid, image, rootfs)
-            mounted = True
             spec = build_spec(image.config, opts, cid=cid, rootfs=str(rootfs), etc_dir=str(d / "etc"))
             # Compact, via orjson: a spec with a seccomp profile is large, on the path of every container start.
             (d / "config.json").write_bytes(jsonbytes.dumps(spec))
@@ -177,9 +175,7 @@ class Engine:
             write_json_atomic(d / "meta.json", meta)
             return rec
         except BaseException:
-            if mounted:
-                self.snapshots.unmount(cid)
-            self.snapshots.remove(cid)
+            self.snapshots.remove(cid)  # unmounts it too, if it got that far
             shutil.rmtree(d, ignore_errors=True)
             os.unlink(self.names / name)
             raise

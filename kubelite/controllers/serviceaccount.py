@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubelite.api.client import resource_path
+from kubelite.api.namespaces import is_terminating
 from kubelite.controllers.base import Controller, ControllerContext
 from kubelite.errors import AlreadyExists, Forbidden, NotFound
 
@@ -44,8 +45,7 @@ class ServiceAccountController(Controller):
 
     async def sync(self, key: str) -> None:
         ns = self.namespaces.get(key)
-        if ns is None or ns["metadata"].get("deletionTimestamp") or (ns.get("status") or {}).get("phase") == \
-                "Terminating":
+        if ns is None or is_terminating(ns):
             return
         if self.accounts.get(f"{key}/{DEFAULT}") is not None:
             return
@@ -53,7 +53,7 @@ class ServiceAccountController(Controller):
             live = await self.client.get(resource_path("v1", "namespaces", None, key))
         except NotFound:
             return
-        if live["metadata"].get("deletionTimestamp") or (live.get("status") or {}).get("phase") == "Terminating":
+        if is_terminating(live):
             return
         body = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": DEFAULT, "namespace": key}}
         try:

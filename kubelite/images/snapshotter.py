@@ -187,7 +187,6 @@ class OverlaySnapshotter:
     def prepare_mounted(self, key: str, image: Image, target: Path) -> OverlayMount:
         """:meth:`prepare` and :meth:`mount` at once, with one metadata write (every container start)."""
         return self._new(key, image, "active", Path(target))
-        raise Conflict(f"snapshot {key}: layers of {image.name} keep disappearing (concurrent image removal?)")
 
     def prepare(self, key: str, image: Image) -> OverlayMount:
         """A writable snapshot of ``image`` for a container (unpacking layers as needed)."""

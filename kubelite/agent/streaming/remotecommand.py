@@ -289,7 +289,8 @@ async def run_attach(ref: ContainerRef, streams: CommandStreams) -> None:
 
     tasks = [asyncio.create_task(resize())]
     feeder = asyncio.create_task(to_shim()) if streams.stdin else None
-    tasks += [feeder] if feeder else []
+    if feeder is not None:
+        tasks.append(feeder)
     frames = af.FrameReader()
     status = status_json(None, "the container's supervisor went away")
     gone = asyncio.create_task(streams.gone.wait())
