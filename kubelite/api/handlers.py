@@ -224,7 +224,8 @@ async def patch(req: web.Request, storage: Storage, t: Target) -> web.Response:
                 new["metadata"].get("resourceVersion") == cur.get("metadata", {}).get("resourceVersion"):
             # A patch is unconditional unless it names another resourceVersion: the one copied from the
             # current object must not turn a lost compare-and-swap race into a 409 (update retries instead).
-            new["metadata"].pop("resourceVersion", None)
+            # (A copy: the patched object may share its metadata with ``cur``.)
+            new["metadata"] = {k: v for k, v in new["metadata"].items() if k != "resourceVersion"}
         if isinstance(new, dict):
             warnings[:] = validation.check(t.s, new, directive, old=cur, patch_problems=duplicated)
         return new

@@ -24,6 +24,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from kubelite.api import jsonfast
 from kubelite.api.errors import BadRequest
 from kubelite.api.schematypes import Type, type_for
 
@@ -47,9 +48,11 @@ class PatchFailed(BadRequest):
 
 
 def merge_patch(target: JSON, patch: JSON) -> JSON:
+    """RFC 7386. ``target`` is left as it was, but the result shares the subtrees the patch does not touch
+    (copying a whole pod for a status patch was most of its cost); nothing of ``patch`` is shared."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    out = copy.deepcopy(target) if isinstance(target, dict) else {}
+        return copy.deepcopy(patch) if isinstance(patch, list) else patch
+    out = dict(target) if isinstance(target, dict) else {}
     for k, v in patch.items():
         if v is None:
             out.pop(k, None)
@@ -141,7 +144,7 @@ def _add(doc: JSON, path: str, value: JSON, replace: bool = False) -> JSON:
 def json_patch(target: JSON, ops: JSON) -> JSON:
     if not isinstance(ops, list):
         raise BadRequest("json: cannot unmarshal object into Go value of type jsonpatch.Patch")
-    doc = copy.deepcopy(target)
+    doc = jsonfast.copy(target)  # the operations change it in place
     for op in ops:
         if not isinstance(op, dict) or not isinstance(op.get("op"), str):
             raise PatchFailed("Unexpected kind: missing op")
@@ -220,7 +223,7 @@ def _smp_map(orig: dict[str, Any], patch: dict[str, Any], t: Type | None) -> dic
         return {}
     if directive is not None:
         raise PatchFailed(f"Unknown patch type: {directive} in map: {patch}")
-    out = copy.deepcopy(orig)
+    out = dict(orig)  # subtrees the patch does not touch are shared, as in merge_patch
     retain = patch.get("$retainKeys")
     if retain is not None:
         if not isinstance(retain, list):
@@ -254,7 +257,7 @@ def _smp_map(orig: dict[str, Any], patch: dict[str, Any], t: Type | None) -> dic
         elif isinstance(v, list):
             out[k] = _smp_list(meta, cur if isinstance(cur, list) else [], v)
         else:
-            out[k] = copy.deepcopy(v)
+            out[k] = v  # a scalar
     for name, order in orders.items():
         cur = out.get(name)
         if isinstance(cur, list):
@@ -271,7 +274,7 @@ def _clean(v: Any, t: Type | None) -> Any:
     if isinstance(v, list):
         return [_clean(x, t.items() if t is not None else None) for x in v
                 if not (isinstance(x, dict) and "$patch" in x)]
-    return copy.deepcopy(v)
+    return v  # a scalar
 
 
 def _ident(key: str) -> Any:
@@ -292,7 +295,7 @@ def _smp_list(meta: _Field, orig: list[Any], patch: list[Any]) -> list[Any]:
         if not key:
             raise PatchFailed("cannot merge lists without merge key")
         ident = _ident(key)
-        cur = copy.deepcopy(orig)
+        cur = list(orig)  # elements are replaced, never changed in place
         plain: list[dict[str, Any]] = []
         replace = False
         for item in patch:

@@ -15,6 +15,11 @@ their futures. A lone client pays one fsync per write, like etcd; many
 concurrent clients share fsyncs. A write is acknowledged only after COMMIT
 returned, so every acknowledged write survives ``kill -9`` (and power loss).
 
+The newest values this process wrote are kept in memory (:class:`LatestValues`), so
+the get that starts every update and patch is not a database read: each commit
+makes SQLite discard the reading connection's page cache, and the lookup that
+followed cost four times as much as one on a quiet database.
+
 Watches are fed from the writer's committed events through the in-process
 :class:`~kubelite.store.watchhub.Hub`; only a watch from an old revision reads
 the database, once. The database belongs to one process at a time: a lock
@@ -31,6 +36,7 @@ import functools
 import os
 import queue
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -126,6 +132,45 @@ class _Writer:
                 job.fut.set_result(res)
 
 
+class LatestValues:
+    """The newest committed value of recently written keys, bounded by total value size (oldest dropped).
+
+    Exact because the database belongs to this process: every write passes :meth:`committed`, on the event
+    loop, before its caller hears of it, so a get served from here sees every acknowledged write. Revisions
+    only move forward per key (batches are published in commit order, but the guard costs nothing).
+    Deleted keys are forgotten, not remembered as absent: the database answers for them.
+    """
+
+    def __init__(self, max_bytes: int = 64 << 20) -> None:
+        self._values: OrderedDict[str, KeyValue] = OrderedDict()
+        self._bytes = 0
+        self.max_bytes = max_bytes
+
+    def get(self, key: str) -> KeyValue | None:
+        kv = self._values.get(key)
+        if kv is not None:
+            self._values.move_to_end(key)
+        return kv
+
+    def committed(self, events: list[Event]) -> None:
+        for ev in events:
+            old = self._values.get(ev.kv.key)
+            if old is not None:
+                if old.mod_revision >= ev.kv.mod_revision:
+                    continue
+                del self._values[ev.kv.key]
+                self._bytes -= len(old.value)
+            if ev.type == "PUT":
+                self._values[ev.kv.key] = ev.kv
+                self._bytes += len(ev.kv.value)
+        while self._bytes > self.max_bytes and self._values:
+            _, dropped = self._values.popitem(last=False)
+            self._bytes -= len(dropped.value)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
 @contextlib.contextmanager
 def _read_errors() -> Iterator[None]:
     """A failed read is Unavailable, unless it is already one of ours (NotFound, Gone...)."""
@@ -149,6 +194,7 @@ class SqliteStore:
         self.path = path
         self.options = options
         self._hub = Hub()
+        self.latest = LatestValues()
         self._revision = 0
         self._closed = False
         self._local = threading.local()
@@ -182,6 +228,7 @@ class SqliteStore:
 
     def _committed(self, events: list[Event], revision: int) -> None:
         self._revision = max(self._revision, revision)
+        self.latest.committed(events)
         self._hub.publish(events)
 
     def _check_open(self) -> _Writer:
@@ -216,6 +263,10 @@ class SqliteStore:
     async def get(self, key: str, revision: int = 0) -> KeyValue:
         _check_key(key)
         self._check_open()
+        if revision == 0:
+            kv = self.latest.get(key)
+            if kv is not None:
+                return kv
         with _read_errors():
             if self._loop_log is None:
                 self._loop_log = SqliteLog(connect(self.path, readonly=True))

@@ -149,3 +149,28 @@ def test_unknown_kinds_fall_back_to_merge_keys_by_name() -> None:
     live = {"spec": {"containers": [{"name": "a", "image": "1"}]}}
     out = strategic_merge(live, {"spec": {"containers": [{"name": "b", "image": "2"}]}})
     assert [c["name"] for c in out["spec"]["containers"]] == ["b", "a"]
+
+
+@pytest.mark.parametrize("kind", ["strategic", "merge"])
+def test_patching_leaves_the_target_and_the_patch_as_they_were(kind: str) -> None:
+    """The server applies one decoded patch to a fresh copy per retry: neither input may change, and the
+    result may not share containers with the patch (later steps of the write change the result)."""
+    import copy
+
+    from kubelite.api.patch import merge_patch
+
+    target = deployment([{"name": "a", "image": "a:1", "env": [{"name": "X", "value": "1"}]}],
+                        tolerations=[{"key": "k"}])
+    patch = {"metadata": {"labels": {"l": "v"}},
+             "spec": {"template": {"spec": {"containers": [{"name": "a", "image": "a:2"}],
+                                            "tolerations": [{"key": "t"}]}}}}
+    before_t, before_p = copy.deepcopy(target), copy.deepcopy(patch)
+    apply = strategic_merge if kind == "strategic" else merge_patch
+    out = apply(target, patch)
+    assert target == before_t and patch == before_p
+    assert pod_spec(out)["containers"][0]["image"] == "a:2" and out["metadata"]["labels"] == {"l": "v"}
+    pod_spec(out)["tolerations"][0]["key"] = "changed"
+    out["metadata"]["labels"]["l"] = "changed"
+    assert patch == before_p  # nothing of the patch is shared
+    again = apply(target, patch)  # a retry gets the same answer
+    assert pod_spec(again)["tolerations"] == [{"key": "t"}] and again["metadata"]["labels"] == {"l": "v"}

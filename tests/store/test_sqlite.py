@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kubelite.errors import Unavailable
+from kubelite.errors import NotFound, Unavailable
 from kubelite.store import Store, WatchTooSlow, open_store
 from kubelite.store.sqlite import SqliteStore
 from tests.store.conftest import run_with
@@ -168,3 +168,24 @@ def test_the_revision_survives_compacting_everything(tmp_path: Path) -> None:
     run_with(url, first)
     assert rows(tmp_path / "state.db") == 0
     run_with(url, second)
+
+
+def test_gets_of_recent_writes_come_from_memory_and_stay_exact(tmp_path: Path) -> None:
+    async def body(s: Store) -> None:
+        assert isinstance(s, SqliteStore)
+        s.latest.max_bytes = 64  # a few values: eviction happens below
+        a = await s.create("/m/a", b"a" * 30)
+        got = await s.get("/m/a")
+        assert got == a and len(s.latest) == 1  # served from memory: the write's own KeyValue
+        b = await s.update("/m/a", b"b" * 30, expected_revision=a.mod_revision)
+        assert await s.get("/m/a") == b
+        assert (await s.get("/m/a", revision=a.mod_revision)).value == b"a" * 30  # history is the database's
+        for i in range(5):  # push /m/a out of the memory bound
+            await s.create(f"/m/other{i}", b"x" * 30)
+        assert s.latest.get("/m/a") is None and len(s.latest) == 2
+        assert await s.get("/m/a") == b  # the database answers for what memory dropped
+        await s.delete("/m/other4")
+        with pytest.raises(NotFound):
+            await s.get("/m/other4")
+
+    run_with(f"sqlite://{tmp_path}/state.db?compact_interval=0", body)
