@@ -49,7 +49,8 @@ def _run_parser(prog: str) -> Parser:
     return p
 
 
-def _options(a: Any) -> RunOptions:
+def _options(a: Any, attached: bool = False) -> RunOptions:
+    """``attached``: `run` without ``-d``, which as ``docker run`` makes an interactive container StdinOnce."""
     labels = {}
     for lbl in a.label:
         k, _, v = lbl.partition("=")
@@ -57,7 +58,8 @@ def _options(a: Any) -> RunOptions:
     return RunOptions(
         image=a.image, command=a.command, name=a.name, env=a.env, memory=a.memory, cpus=a.cpus,
         cpu_shares=a.cpu_shares, pids_limit=a.pids_limit, volumes=a.volume, workdir=a.workdir, user=a.user,
-        hostname=a.hostname, entrypoint=a.entrypoint, interactive=a.interactive, tty=a.tty, rm=a.rm,
+        hostname=a.hostname, entrypoint=a.entrypoint, interactive=a.interactive,
+        stdin_once=a.interactive and attached and not a.detach, tty=a.tty, rm=a.rm,
         detach=a.detach, read_only=a.read_only, privileged=a.privileged, cap_add=a.cap_add,
         cap_drop=a.cap_drop, labels=labels)
 
@@ -72,7 +74,7 @@ def cmd_run(argv: list[str]) -> int:
     if a.tty and not a.interactive and not a.detach and not os.isatty(0):
         pass  # docker allows -t without a terminal on stdin
     engine = Engine()
-    opts = _options(a)
+    opts = _options(a, attached=True)
     try:
         rec, st = engine.run(opts)
     except KubeliteError as e:

@@ -314,6 +314,7 @@ class Engine:
                 "Env": spec.get("process", {}).get("env", []), "Cmd": rec.args, "Image": rec.image,
                 "WorkingDir": spec.get("process", {}).get("cwd", "/"),
                 "Tty": bool(rec.options.get("tty")), "OpenStdin": bool(rec.options.get("interactive")),
+                "StdinOnce": bool(rec.options.get("stdin_once")),
                 "Labels": {**self._image_labels(rec), **(rec.options.get("labels") or {})},
                 "ExposedPorts": self._image_config(rec).get("ExposedPorts") or None,
             },

@@ -219,6 +219,20 @@ def test_interactive_stdin(kenv: Env) -> None:
     assert kenv.ok("run", "--rm", "-i", "busybox", "sh", "-c", "tr a-z A-Z", input="hello\n") == "HELLO\n"
 
 
+def test_stdin_once_as_docker_sets_it(kenv: Env) -> None:
+    """`run -i` attached makes the container StdinOnce (its stdin ends with the session's); `create -i` and
+    `run -di` keep stdin open for later attaches."""
+    try:
+        kenv.ok("run", "--name", "once", "-i", "busybox", "cat", input="x\n")
+        kenv.ok("create", "--name", "open", "-i", "busybox", "cat")
+        kenv.ok("run", "-d", "--name", "detached", "-i", "busybox", "cat")
+        config = {n: inspect(kenv, n)["Config"] for n in ("once", "open", "detached")}
+        assert {n: (c["OpenStdin"], c["StdinOnce"]) for n, c in config.items()} == {  # type: ignore[index]
+            "once": (True, True), "open": (True, False), "detached": (True, False)}
+    finally:
+        kenv.ok("rm", "-f", "once", "open", "detached")
+
+
 def test_volumes_workdir_user_env(kenv: Env, tmp_path: Path) -> None:
     data = tmp_path / "vol"
     data.mkdir()
