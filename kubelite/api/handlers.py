@@ -16,13 +16,14 @@ from typing import Any
 
 from aiohttp import web
 
-from kubelite.api import errors, jsonfast, managedfields, nodeproxy, subresources, validation
+from kubelite.api import errors, jsonfast, managedfields, metrics, nodeproxy, subresources, validation
 from kubelite.api.apply import server_side_apply
 from kubelite.api.codec import Accept, decode_body, decode_object, media_type
 from kubelite.api.errors import BadRequest, MethodNotAllowed, UnsupportedMediaType, to_status
 from kubelite.api.patch import json_patch, merge_patch, strategic_merge
 from kubelite.api.registry import REGISTRY, Registry
 from kubelite.api.registry.base import Obj, Strategy
+from kubelite.api.registry.metrics import MetricsView
 from kubelite.api.registry.reviews import Review
 from kubelite.api.storage import Selection, Storage, decode, item_json, parse_rv
 from kubelite.api.tables import partial, row, table
@@ -121,6 +122,10 @@ async def handle(req: web.Request, registry: Registry, group: str, version: str,
         return await subresources.stream(req, storage, t.s, t.namespace, t.name, t.sub)
     if isinstance(t.s, Review):  # create-only, never stored: answered from the caller's identity
         return await subresources.review(req, t.s, t.namespace)
+    if isinstance(t.s, MetricsView):  # read-only, never stored: asked of the node agents
+        if t.sub or (t.s.namespaced and not t.namespace and t.name):
+            raise NotFound("the server could not find the requested resource")
+        return await metrics.serve(req, storage, t.s, t.namespace, t.name)
     if t.sub in ("binding", "eviction") and t.sub in t.s.subresources:
         return await subresources.post(req, storage, t.s, t.namespace, t.name, t.sub)
     if t.s.namespaced and not t.namespace and t.name:

@@ -263,3 +263,41 @@ def test_summary_is_valid_for_the_kubernetes_types(node: NodeCluster) -> None:
     assert {"podRef", "startTime", "containers", "cpu", "memory", "process_stats"} <= set(pod)
     assert {"time", "usageBytes", "workingSetBytes", "rssBytes", "pageFaults", "majorPageFaults"} \
         <= set(pod["containers"][0]["memory"])
+
+
+def _top(node: NodeCluster, *args: str) -> tuple[list[str], list[list[str]]]:
+    head, *rows = [line.split() for line in node.ok("top", *args).splitlines()]
+    return head, rows
+
+
+def _cores(q: str) -> float:
+    return int(q[:-1]) / 1000 if q.endswith("m") else float(q)
+
+
+def _mib(q: str) -> int:
+    assert q.endswith("Mi"), q
+    return int(q[:-2])
+
+
+def test_kubectl_top(node: NodeCluster) -> None:
+    """`kubectl top` reads metrics.k8s.io, which the API server serves from the agents' Summary as metrics-server
+    would: the spinning pod shows CPU, the hog its memory, the idle one neither."""
+    head, rows = _top(node, "node")
+    assert head[:2] == ["NAME", "CPU(cores)"] and [r[0] for r in rows] == [NODE]
+    assert _cores(rows[0][1]) > 0.2 and _mib(rows[0][3]) > 30
+    head, rows = _top(node, "pod")
+    pods = {r[0]: (_cores(r[1]), _mib(r[2])) for r in rows}
+    assert head == ["NAME", "CPU(cores)", "MEMORY(bytes)"] and {"busy", "hog", "idle"} <= set(pods)
+    assert pods["busy"][0] > 0.2 > 0.05 > pods["idle"][0]
+    assert pods["hog"][1] >= 20 > pods["idle"][1]
+    head, rows = _top(node, "pod", "-A")
+    assert head[0] == "NAMESPACE" and ["default", "busy"] in [r[:2] for r in rows]
+    head, rows = _top(node, "pod", "busy", "--containers")
+    assert head[:2] == ["POD", "NAME"] and [r[:2] for r in rows] == [["busy", "spin"]]
+    raw = json.loads(node.ok("get", "--raw", "/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/hog"))
+    assert raw["kind"] == "PodMetrics" and raw["metadata"]["name"] == "hog"
+    assert raw["containers"][0]["name"] == "hold" and raw["containers"][0]["usage"]["cpu"].endswith("n")
+    r = node.kubectl("top", "pod", "nope")
+    assert r.returncode != 0 and 'podmetrics.metrics.k8s.io "default/nope" not found' in r.stderr, r.stderr
+    r = node.kubectl("top", "node", "nope")
+    assert r.returncode != 0 and 'nodemetrics.metrics.k8s.io "nope" not found' in r.stderr, r.stderr

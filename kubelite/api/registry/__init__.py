@@ -15,6 +15,7 @@ from kubelite.api.registry.coordination import Lease
 from kubelite.api.registry.core import ConfigMap, Endpoints, Event, Namespace, Node, Secret, ServiceAccount
 from kubelite.api.registry.discovery import EndpointSlice
 from kubelite.api.registry.events import EventV1
+from kubelite.api.registry.metrics import METRICS
 from kubelite.api.registry.pods import Pod, Service
 from kubelite.api.registry.policy import PodDisruptionBudget
 from kubelite.api.registry.reviews import REVIEWS
@@ -22,7 +23,7 @@ from kubelite.api.registry.reviews import REVIEWS
 KINDS: list[Strategy] = [
     Namespace(), ConfigMap(), Secret(), Pod(), Service(), ServiceAccount(), Node(), Event(), Endpoints(),
     Deployment(), ReplicaSet(), StatefulSet(), DaemonSet(), Job(), CronJob(), Lease(), EndpointSlice(), EventV1(),
-    ControllerRevision(), PodDisruptionBudget(), *REVIEWS,
+    ControllerRevision(), PodDisruptionBudget(), *REVIEWS, *METRICS,
 ]
 
 
