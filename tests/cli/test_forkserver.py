@@ -24,7 +24,7 @@ def server_pids(state: Path) -> list[int]:
     for pid in out.stdout.split():
         try:
             env = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-        except FileNotFoundError:
+        except (FileNotFoundError, ProcessLookupError):  # it exited since pgrep saw it (ESRCH while it is reaped)
             continue
         if f"KUBELITE_STATE={state}".encode() in env:
             pids.append(int(pid))
