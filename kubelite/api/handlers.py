@@ -122,14 +122,14 @@ async def handle(req: web.Request, registry: Registry, group: str, version: str,
         return await subresources.stream(req, storage, t.s, t.namespace, t.name, t.sub)
     if isinstance(t.s, Review):  # create-only, never stored: answered from the caller's identity
         return await subresources.review(req, t.s, t.namespace)
-    if isinstance(t.s, MetricsView):  # read-only, never stored: asked of the node agents
-        if t.sub or (t.s.namespaced and not t.namespace and t.name):
-            raise NotFound("the server could not find the requested resource")
-        return await metrics.serve(req, storage, t.s, t.namespace, t.name)
     if t.sub in ("binding", "eviction") and t.sub in t.s.subresources:
         return await subresources.post(req, storage, t.s, t.namespace, t.name, t.sub)
     if t.s.namespaced and not t.namespace and t.name:
         raise NotFound("the server could not find the requested resource")
+    if isinstance(t.s, MetricsView):  # read-only, never stored: asked of the node agents
+        if t.sub:
+            raise NotFound("the server could not find the requested resource")
+        return await metrics.serve(req, storage, t.s, t.namespace, t.name)
     if not t.name:
         if m == "GET":
             return await list_or_watch(req, storage, t)

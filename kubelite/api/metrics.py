@@ -27,7 +27,7 @@ from aiohttp import web
 from kubelite.api import jsonfast
 from kubelite.api.codec import Accept
 from kubelite.api.errors import MethodNotAllowed, Resource, ResourceNotFound
-from kubelite.api.nodeproxy import KUBELET_CLIENT, node_endpoint
+from kubelite.api.nodeproxy import KUBELET_CLIENT, agent_url, node_endpoint
 from kubelite.api.registry import REGISTRY
 from kubelite.api.registry.base import Obj, Strategy
 from kubelite.api.storage import Selection, Storage
@@ -62,10 +62,8 @@ async def _summary(session: aiohttp.ClientSession, ctx: Any, node: Obj) -> Obj |
         host, port = node_endpoint(node)
     except Unavailable:
         return None
-    url = f"https://{host}:{port}/stats/summary?only_cpu_and_memory=true" if ":" not in host else \
-        f"https://[{host}]:{port}/stats/summary?only_cpu_and_memory=true"
     try:
-        async with session.get(url, ssl=ctx) as resp:
+        async with session.get(agent_url(host, port, "/stats/summary?only_cpu_and_memory=true"), ssl=ctx) as resp:
             if resp.status != 200:
                 return None
             out: Obj = jsonfast.loads(await resp.read())

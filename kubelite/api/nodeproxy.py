@@ -83,6 +83,15 @@ def node_endpoint(node: Mapping[str, Any]) -> tuple[str, int]:
     return address, port
 
 
+def agent_authority(host: str, port: int) -> str:
+    """``host:port``, an IPv6 address in brackets: the URL's authority and the Host header."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def agent_url(host: str, port: int, path_qs: str) -> str:
+    return f"https://{agent_authority(host, port)}{path_qs}"
+
+
 async def node_proxy(req: web.Request, storage: Storage, name: str, path: str) -> web.StreamResponse:
     """``GET nodes/NAME/proxy/PATH``: the agent's answer to ``/PATH`` (query included), relayed."""
     if req.method != "GET":
@@ -104,7 +113,7 @@ def _forward_headers(req: web.Request, host: str, port: int) -> CIMultiDict[str]
         if low in _DROP or low.startswith(_DROP_PREFIX):
             continue
         out.add(k, v)
-    out["Host"] = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    out["Host"] = agent_authority(host, port)
     return out
 
 
@@ -120,7 +129,7 @@ async def proxy(req: web.Request, host: str, port: int, path_qs: str) -> web.Str
 
 async def _proxy_plain(req: web.Request, host: str, port: int, path_qs: str, ctx: ssl.SSLContext
                        ) -> web.StreamResponse:
-    url = f"https://{host}:{port}{path_qs}" if ":" not in host else f"https://[{host}]:{port}{path_qs}"
+    url = agent_url(host, port, path_qs)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=CONNECT_TIMEOUT)
     async with aiohttp.ClientSession(timeout=timeout, auto_decompress=False) as session:
         try:

@@ -150,14 +150,14 @@ def build_gv_document(registry: Registry, group: str, version: str) -> Obj | Non
                 roots.append(list_name)
             if "scale" in s.subresources:
                 roots.append("io.k8s.api.autoscaling.v1.Scale")
-        roots += getattr(s, "openapi_refs", ())
+        roots += s.openapi_refs
     roots += [PATCH_SCHEMA, "io.k8s.apimachinery.pkg.apis.meta.v1.Status",
               "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions"]
     components = schemas.openapi_components(roots)
     for s in kinds:
         if not schemas.name_for(s.group, s.version, s.kind):
-            own = getattr(s, "openapi_schema", None)  # a kind of ours the bundled schemas lack
-            components[s.kind] = {**(own() if own else {"type": "object", "x-kubernetes-preserve-unknown-fields": True}),
+            own = s.openapi_schema()  # a kind of ours the bundled schemas lack
+            components[s.kind] = {**(own or {"type": "object", "x-kubernetes-preserve-unknown-fields": True}),
                                   "x-kubernetes-group-version-kind": [
                                       {"group": s.group, "version": s.version, "kind": s.kind}]}
     major, minor, patch = KUBE_VERSION

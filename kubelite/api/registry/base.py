@@ -56,6 +56,8 @@ class Strategy:
     subresources: ClassVar[tuple[str, ...]] = ()  # "status", "scale"
     name_check: ClassVar[str] = "subdomain"  # subdomain | label | dns1035 | path
     verbs: ClassVar[tuple[str, ...]] = ALL_VERBS
+    # schemas of the bundled Kubernetes set that :meth:`openapi_schema` refers to
+    openapi_refs: ClassVar[tuple[str, ...]] = ()
 
     @property
     def api_version(self) -> str:
@@ -74,6 +76,10 @@ class Strategy:
         return "status" in self.subresources
 
     # -- hooks ---------------------------------------------------------------
+
+    def openapi_schema(self) -> Obj | None:
+        """The kind's OpenAPI schema when the bundled Kubernetes schemas lack it (None: an open object)."""
+        return None
 
     def storage_view(self, storage: Storage) -> Storage:
         """The storage requests for this kind use; a kind stored in another version's shape converts here."""

@@ -26,10 +26,10 @@ USAGE = {"type": "object", "additionalProperties": _ref(QUANTITY), "description"
 class MetricsView(Strategy):
     group, version = "metrics.k8s.io", "v1beta1"
     verbs: ClassVar[tuple[str, ...]] = ("get", "list")
-    # metrics-server's types (k8s.io/metrics), which the bundled Kubernetes schemas do not carry
     openapi_refs: ClassVar[tuple[str, ...]] = (META, QUANTITY)
 
     def openapi_schema(self) -> dict[str, Any]:
+        """metrics-server's types (k8s.io/metrics), which the bundled Kubernetes schemas do not carry."""
         return {"type": "object", "properties": {
             "apiVersion": {"type": "string"}, "kind": {"type": "string"}, "metadata": _ref(META),
             "timestamp": {"type": "string", "format": "date-time",
