@@ -81,6 +81,15 @@ def pod(name: str) -> dict[str, object]:
                                      "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}}}]}}
 
 
+def cpu_s(pid: int) -> float:
+    """CPU time of a process and of its children it has waited for (utime, stime, cutime, cstime)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 # The API server alone, as `kubelite server` starts it but without the control plane beside it.
 API_ONLY = """
 import asyncio, sys

@@ -34,6 +34,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from api_bench import cpu_s  # noqa: E402
 
 from kubelite.api.client import APIClient, resource_path  # noqa: E402
 from tests.agent.nodecluster import NodeCluster, start_node_cluster, stop_node_cluster  # noqa: E402
@@ -103,15 +106,6 @@ def pss_kib(pid: int) -> int:
     except OSError:
         pass
     return 0
-
-
-def cpu_s(pid: int) -> float:
-    """CPU time of a process and of its children it has waited for (utime, stime, cutime, cstime)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def node_cpu_s(c: NodeCluster) -> tuple[float, float]:

@@ -48,7 +48,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
-from api_bench import Server  # noqa: E402
+from api_bench import Server, cpu_s  # noqa: E402
 
 from kubelite import gcpolicy  # noqa: E402
 from kubelite.api.client import APIClient, resource_path  # noqa: E402
@@ -185,15 +185,6 @@ async def renew_leases(kubeconfig: str, nodes: int, interval: float) -> None:
             pending.add(t)
             t.add_done_callback(pending.discard)
         i += 1
-
-
-def cpu_s(pid: int) -> float:
-    """user + system CPU seconds of a live process."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def measure(client: APIClient, pods: int, profile: bool, events: bool = True, server_pid: int = 0) -> float:
