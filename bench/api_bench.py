@@ -95,8 +95,12 @@ API_ONLY = """
 import asyncio, sys
 from pathlib import Path
 from kubelite.api.server import APIServer, ServerConfig
+try:
+    from kubelite.cli.eventloop import run
+except ImportError:  # a --baseline tree from before the services ran on uvloop
+    run = asyncio.run
 d, port, store = sys.argv[1:4]
-asyncio.run(APIServer(ServerConfig(data_dir=Path(d), bind_address="127.0.0.1", port=int(port),
+run(APIServer(ServerConfig(data_dir=Path(d), bind_address="127.0.0.1", port=int(port),
                                    datastore=store)).serve_forever())
 """
 

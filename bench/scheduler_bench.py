@@ -52,6 +52,7 @@ from api_bench import Server, cpu_s  # noqa: E402
 
 from kubelite import gcpolicy  # noqa: E402
 from kubelite.api.client import APIClient, resource_path  # noqa: E402
+from kubelite.cli import eventloop  # noqa: E402
 from kubelite.errors import AlreadyExists, Conflict  # noqa: E402
 from kubelite.scheduler import Scheduler  # noqa: E402
 
@@ -265,11 +266,11 @@ def main() -> None:
     p.add_argument("--loadgen", metavar="KUBECONFIG", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.loadgen:
-        asyncio.run(renew_leases(args.loadgen, args.nodes, args.lease_interval))
+        eventloop.run(renew_leases(args.loadgen, args.nodes, args.lease_interval))
         return
     if args.quick:
         args.nodes, args.pods = 100, 1000
-    asyncio.run(run(args))
+    eventloop.run(run(args))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ Stopping the agent leaves its pods running; the next start re-adopts them.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import hashlib
 import logging
 import socket
@@ -18,6 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from kubelite.cli import eventloop
 from kubelite.cli.main import die, load_site_packages
 
 
@@ -89,7 +89,7 @@ def main(argv: list[str]) -> int:
     from kubelite import gcpolicy
 
     gcpolicy.for_long_running_process()
-    asyncio.run(run(args))
+    eventloop.run(run(args))
     print("kubelite agent: stopped", file=sys.stderr)
     return 0
 

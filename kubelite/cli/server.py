@@ -8,11 +8,11 @@ without site-packages, so third-party imports come after
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from pathlib import Path
 
+from kubelite.cli import eventloop
 from kubelite.cli.main import load_site_packages
 
 
@@ -72,7 +72,7 @@ def main(argv: list[str]) -> int:
                         stream=sys.stderr)
     cfg = ServerConfig(data_dir=Path(args.data_dir), bind_address=args.bind_address, port=args.port,
                        datastore=args.datastore, secure=not args.insecure)
-    asyncio.run(serve(cfg, agent=False, options=control_plane_options(args),
+    eventloop.run(serve(cfg, agent=False, options=control_plane_options(args),
                       controllers=controller_names(args.controllers), scheduler=not args.no_scheduler))
     return 0
 

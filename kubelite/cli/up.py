@@ -12,13 +12,13 @@ Signals are handled by the event loop (never a KeyboardInterrupt traceback).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kubelite.cli import eventloop
 from kubelite.cli.main import load_site_packages
 
 if TYPE_CHECKING:
@@ -143,7 +143,7 @@ def main(argv: list[str]) -> int:
 
     from kubelite.cli.server import control_plane_options
 
-    asyncio.run(run(Path(args.data_dir), args.port, ready, args.node_name, control_plane_options(args)))
+    eventloop.run(run(Path(args.data_dir), args.port, ready, args.node_name, control_plane_options(args)))
     print("kubelite: stopped", file=sys.stderr)
     return 0
 
