@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -138,7 +139,7 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
 
 
-async def run(c: NodeCluster, single: int, burst: int) -> None:
+async def run(c: NodeCluster, single: int, burst: int, perf_out: str | None = None) -> None:
     client = APIClient.from_kubeconfig(c.kubeconfig)
     try:
         warm = await measure(client, ["warmup"], False)
@@ -152,9 +153,17 @@ async def run(c: NodeCluster, single: int, burst: int) -> None:
         while (await client.list(PODS, labelSelector="bench=start"))["items"]:
             await asyncio.sleep(0.2)
         rss0 = rss_kib(c.proc.pid)
+        perf = None
+        if perf_out:  # the whole machine, call graphs, for the burst alone
+            perf = subprocess.Popen(["perf", "record", "-a", "-g", "-F", "999", "-o", perf_out],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            await asyncio.sleep(0.5)
         cpu0 = node_cpu_s(c)
         lat = await measure(client, [f"burst-{i}" for i in range(burst)], True)
         cpu1 = node_cpu_s(c)
+        if perf is not None:
+            perf.send_signal(signal.SIGINT)
+            perf.wait()
         print(f"burst of {burst}: p50 {statistics.median(lat) * 1000:.0f} ms, p99 {pct(lat, 0.99) * 1000:.0f} ms, "
               f"last {max(lat) * 1000:.0f} ms; node CPU per pod: {(cpu1[0] - cpu0[0]) / burst * 1000:.0f} ms "
               f"in `kubelite up` and its helpers, {(cpu1[1] - cpu0[1]) / burst * 1000:.0f} ms in the shims "
@@ -179,11 +188,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--single", type=int, default=10)
     ap.add_argument("--burst", type=int, default=50)
+    ap.add_argument("--perf", metavar="FILE", help="`perf record -a -g` the burst into FILE")
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="kubelite-podbench-"))
     c = start_node_cluster(base)
     try:
-        asyncio.run(run(c, args.single, args.burst))
+        asyncio.run(run(c, args.single, args.burst, args.perf))
     finally:
         stop_node_cluster(c)
         shutil.rmtree(base, ignore_errors=True)

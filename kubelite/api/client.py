@@ -105,7 +105,8 @@ class APIClient:
     def __init__(self, server: str, *, ssl_context: ssl.SSLContext | bool | None = None,
                  token: str | None = None, user_agent: str = "kubelite", unix_socket: str | None = None) -> None:
         self.server = server.rstrip("/")
-        self._ssl = ssl_context
+        self.ssl_context = ssl_context  # read by whoever speaks to the same server by other means
+        self.token = token
         self._unix_socket = unix_socket
         self._headers = {"User-Agent": user_agent, "Accept": "application/json"}
         if token:
@@ -162,7 +163,7 @@ class APIClient:
             if self._unix_socket:
                 connector = aiohttp.UnixConnector(self._unix_socket, limit=64)
             else:
-                connector = aiohttp.TCPConnector(ssl=self._ssl if self._ssl is not None else True, limit=64)
+                connector = aiohttp.TCPConnector(ssl=self.ssl_context if self.ssl_context is not None else True, limit=64)
             self._session = aiohttp.ClientSession(connector=connector, headers=self._headers,
                                                   timeout=aiohttp.ClientTimeout(total=None, sock_connect=10))
         return self._session
