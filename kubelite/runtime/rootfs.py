@@ -9,6 +9,7 @@ operations can be checked against a fake.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from collections.abc import Callable, Iterable
@@ -248,8 +249,13 @@ class RootfsBuilder:
             self.sys.mount("/dev/null", path, None, sc.MS_BIND)
 
 
-def v1_hierarchies() -> list[tuple[str, str]]:
-    """(directory name, mount options) of the host's cgroup v1 hierarchies, read from /proc/self/mountinfo."""
+@functools.cache
+def v1_hierarchies() -> tuple[tuple[str, str], ...]:
+    """(directory name, mount options) of the host's cgroup v1 hierarchies, read from /proc/self/mountinfo.
+
+    Read once per process: the host's hierarchies do not change under a running node, and the agent's zygote
+    reads them before it forks, so a container's init does not parse a mount table that grows with every
+    pod on the node (its new mount namespace starts as a copy of the host's)."""
     out = []
     with open("/proc/self/mountinfo") as f:
         for line in f:
@@ -263,4 +269,4 @@ def v1_hierarchies() -> list[tuple[str, str]]:
             supers = fields[sep + 3].split(",")
             opts = [o for o in supers if o not in ("rw", "ro") and not o.startswith(("release_agent", "clone_children"))]
             out.append((Path(mountpoint).name, ",".join(opts)))
-    return out
+    return tuple(out)

@@ -151,6 +151,9 @@ def _preload() -> None:
     from kubelite.runtime.container import compiled_seccomp
 
     compiled_seccomp(seccomp.default_profile())
+    from kubelite.runtime.rootfs import v1_hierarchies
+
+    v1_hierarchies()
 
 
 def _read_request(conn: socket.socket) -> dict[str, Any]:
