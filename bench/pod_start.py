@@ -139,7 +139,7 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
 
 
-async def run(c: NodeCluster, single: int, burst: int, perf_out: str | None = None) -> None:
+async def run(c: NodeCluster, single: int, burst: int, perf_out: str | None = None, settle: float = 0) -> None:
     client = APIClient.from_kubeconfig(c.kubeconfig)
     try:
         warm = await measure(client, ["warmup"], False)
@@ -152,6 +152,7 @@ async def run(c: NodeCluster, single: int, burst: int, perf_out: str | None = No
             await client.delete(f"{PODS}/single-{i}")
         while (await client.list(PODS, labelSelector="bench=start"))["items"]:
             await asyncio.sleep(0.2)
+        await asyncio.sleep(settle)
         rss0 = rss_kib(c.proc.pid)
         perf = None
         if perf_out:  # the whole machine, call graphs, for the burst alone
@@ -189,11 +190,13 @@ def main() -> None:
     ap.add_argument("--single", type=int, default=10)
     ap.add_argument("--burst", type=int, default=50)
     ap.add_argument("--perf", metavar="FILE", help="`perf record -a -g` the burst into FILE")
+    ap.add_argument("--settle", type=float, default=0, metavar="SECONDS",
+                    help="wait this long between the single pods' deletion and the burst")
     args = ap.parse_args()
     base = Path(tempfile.mkdtemp(prefix="kubelite-podbench-"))
     c = start_node_cluster(base)
     try:
-        asyncio.run(run(c, args.single, args.burst, args.perf))
+        asyncio.run(run(c, args.single, args.burst, args.perf, args.settle))
     finally:
         stop_node_cluster(c)
         shutil.rmtree(base, ignore_errors=True)

@@ -112,6 +112,7 @@ def run_options(pod: dict[str, Any], c: dict[str, Any], *, env: list[tuple[str, 
         no_new_privileges=sc.get("allowPrivilegeEscalation") is False,
         oom_score_adj=1000 if qos == "BestEffort" else None,
         hosts_file=sandbox.hosts_file,
+        hostname_file=sandbox.hostname_file,
     )
     if args is None and command:
         opts.command = []

@@ -19,8 +19,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kubelite.agent.containeropts import ContainerConfigError, container_hash, run_options
@@ -396,13 +398,24 @@ class PodWorker:
 
     def _hostname(self) -> str:
         spec = self.pod.get("spec") or {}
+        if spec.get("hostNetwork"):  # the node's UTS namespace, so its name (as the kubelet leaves it)
+            return os.uname().nodename
         return str(spec.get("hostname") or self.pod["metadata"]["name"])[:63]
 
     def _hosts(self) -> str:
         spec = self.pod.get("spec") or {}
-        name = self._hostname()
-        lines = ["# Kubernetes-managed hosts file.", "127.0.0.1\tlocalhost",
-                 "::1\tlocalhost ip6-localhost ip6-loopback", f"127.0.1.1\t{name}"]
+        if spec.get("hostNetwork"):  # the kubelet's copy of the node's own hosts file
+            try:
+                node_hosts = Path("/etc/hosts").read_text()
+            except OSError:
+                node_hosts = ""
+            lines = ["# Kubernetes-managed hosts file (host network).", *node_hosts.splitlines()]
+        else:
+            lines = ["# Kubernetes-managed hosts file.", "127.0.0.1\tlocalhost",
+                     "::1\tlocalhost ip6-localhost ip6-loopback", f"127.0.1.1\t{self._hostname()}"]
+        if spec.get("hostAliases"):
+            lines.append("")
+            lines.append("# Entries added by HostAliases.")
         for h in spec.get("hostAliases") or []:
             lines.append(f"{h.get('ip', '')}\t{' '.join(h.get('hostnames') or [])}")
         return "\n".join(lines) + "\n"

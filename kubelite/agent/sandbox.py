@@ -57,6 +57,10 @@ class Sandbox:
     def hosts_file(self) -> str:
         return str(self.dir / "hosts")
 
+    @property
+    def hostname_file(self) -> str:
+        return str(self.dir / "hostname")
+
     def namespaces(self) -> dict[str, str]:
         return {kind: self.path(kind) for kind in KINDS}
 
@@ -79,12 +83,15 @@ class SandboxManager:
         """The pod's sandbox, made if missing (idempotent: a half-made one is removed and made again)."""
         existing = self.get(uid)
         if existing is not None:
+            if not os.path.exists(existing.hostname_file):  # made by an agent that wrote one per container
+                Path(existing.hostname_file).write_text(hostname + "\n")
             return existing
         self.remove(uid)
         sb = Sandbox(uid, self.root / uid)
         sb.dir.mkdir(parents=True)
         try:
             Path(sb.hosts_file).write_text(hosts)
+            Path(sb.hostname_file).write_text(hostname + "\n")
             for kind in KINDS:
                 Path(sb.path(kind)).touch()
             _pin_in_thread(sb, hostname)

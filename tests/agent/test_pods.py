@@ -291,13 +291,34 @@ def test_the_agent_restarts_without_restarting_pods(cluster: NodeCluster, tmp_pa
 
 
 def test_host_network_pods_share_the_node_network(cluster: NodeCluster, out: Path) -> None:
-    cluster.apply(pod_yaml("hostnet", "ip -o link | wc -l > /out/links; hostname > /out/hostname", out,
-                           extra_spec="  hostNetwork: true\n"))
+    cluster.apply(pod_yaml("hostnet", "ip -o link | wc -l > /out/links; hostname > /out/hostname; "
+                           "cat /etc/hostname > /out/etc-hostname; cat /etc/hosts > /out/etc-hosts", out,
+                           extra_spec="  hostNetwork: true\n  hostAliases: [{ip: 10.9.8.7, hostnames: [mirror]}]\n"))
     cluster.wait_phase("hostnet", "Succeeded")
     host_links = len(subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout.splitlines())
     assert int((out / "links").read_text()) == host_links
     assert (out / "hostname").read_text().strip() == os.uname().nodename
+    assert (out / "etc-hostname").read_text().strip() == os.uname().nodename
+    hosts = (out / "etc-hosts").read_text()
+    assert "host network" in hosts and "10.9.8.7\tmirror" in hosts
+    for line in Path("/etc/hosts").read_text().splitlines():
+        assert line in hosts.splitlines()
     cluster.ok("delete", "pod", "hostnet")
+
+
+def test_a_pods_containers_share_its_hostname_and_hosts_files(cluster: NodeCluster, out: Path) -> None:
+    two = ("  - name: second\n    image: busybox\n"
+           "    command: [sh, -c, 'cat /etc/hostname > /out/second-hostname; cat /etc/hosts > /out/second-hosts']\n"
+           "    volumeMounts: [{name: out, mountPath: /out}]\n")
+    y = pod_yaml("sharer", "cat /etc/hostname > /out/hostname; cat /etc/hosts > /out/hosts", out,
+                 extra_spec="  hostname: shared-name\n  hostAliases: [{ip: 10.1.2.3, hostnames: [db, db.local]}]\n")
+    cluster.apply(y.replace("  volumes:\n", two + "  volumes:\n"))
+    cluster.wait_phase("sharer", "Succeeded")
+    assert (out / "hostname").read_text() == (out / "second-hostname").read_text() == "shared-name\n"
+    hosts = (out / "hosts").read_text()
+    assert hosts == (out / "second-hosts").read_text()
+    assert "127.0.1.1\tshared-name" in hosts and "10.1.2.3\tdb db.local" in hosts
+    cluster.ok("delete", "pod", "sharer")
 
 
 def test_kubectl_logs_exec_and_port_forward_reach_the_pod(cluster: NodeCluster, out: Path) -> None:
