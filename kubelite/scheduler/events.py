@@ -55,6 +55,11 @@ class Recorder:
             loop = asyncio.get_running_loop()
             self._tasks = [loop.create_task(self._run(), name=f"events {self.component}") for _ in range(WRITERS)]
 
+    @property
+    def queued(self) -> int:
+        """Events recorded and not yet written."""
+        return self._queue.qsize()
+
     async def flush(self) -> None:
         await self._queue.join()
 
