@@ -82,8 +82,12 @@ class Runtime:
 
     def create(self, cid: str, bundle: Path, *, stdio: tuple[int, int, int] | None = None,
                wait_start: bool = True, spec: dict[str, Any] | None = None,
-               annotations: dict[str, str] | None = None) -> tuple[ContainerState, Launched]:
-        """Create CID from BUNDLE: a process waiting in its namespaces for `start` (or running, if not wait_start)."""
+               annotations: dict[str, str] | None = None, shim_pid: int = 0,
+               started: str = "") -> tuple[ContainerState, Launched]:
+        """Create CID from BUNDLE: a process waiting in its namespaces for `start` (or running, if not wait_start).
+
+        ``shim_pid`` and ``started`` go into the state's first save: a supervisor that knows them already
+        spares a rewrite of state.json (each one a new file, renamed over the old)."""
         bundle = bundle.resolve()
         if spec is None:
             spec = oci.load_bundle(bundle)
@@ -112,6 +116,7 @@ class Runtime:
                               exec_fifo=str(st.fifo) if wait_start else None, seccomp_program=program)
             st.pid = launched.pid
             st.pid_start = pid_start_time(launched.pid) or 0
+            st.shim_pid, st.started = shim_pid, started
             st.save()
             if spec.get("hooks"):
                 for phase in CREATE_HOOKS:

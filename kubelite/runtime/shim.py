@@ -202,8 +202,11 @@ class _Shim:
             err_r, err_w = os.pipe()
             self.outputs = {out_r: "stdout", err_r: "stderr"}
             stdio = (stdin_r, out_w, err_w)
+        # Without wait_attach the container runs from here on: its start is recorded with its creation.
         st, launched = self.runtime.create(self.opts.cid, self.opts.bundle, spec=self.opts.spec, stdio=stdio,
-                                           wait_start=self.opts.wait_attach, annotations=self.opts.annotations)
+                                           wait_start=self.opts.wait_attach, annotations=self.opts.annotations,
+                                           shim_pid=os.getpid(),
+                                           started="" if self.opts.wait_attach else now_rfc3339())
         if stdio is not None:
             for fd in stdio:
                 os.close(fd)
@@ -219,8 +222,6 @@ class _Shim:
             self.stdin = StdinWriter(stdin_w, closable=True)
         for fd in self.outputs:
             os.set_blocking(fd, False)
-        st.shim_pid = os.getpid()
-        st.save()
         return st
 
     def _start(self) -> None:
@@ -229,8 +230,8 @@ class _Shim:
         self.started = True
         if self.opts.wait_attach:
             self.runtime.start(self.opts.cid)
-        self.st.started = now_rfc3339()
-        self.st.save()
+            self.st.started = now_rfc3339()
+            self.st.save()
 
     def _dispatch(self, key: selectors.SelectorKey) -> None:
         if key.data == "listen":
