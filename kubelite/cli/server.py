@@ -73,7 +73,7 @@ def main(argv: list[str]) -> int:
     cfg = ServerConfig(data_dir=Path(args.data_dir), bind_address=args.bind_address, port=args.port,
                        datastore=args.datastore, secure=not args.insecure)
     eventloop.run(serve(cfg, agent=False, options=control_plane_options(args),
-                      controllers=controller_names(args.controllers), scheduler=not args.no_scheduler))
+                        controllers=controller_names(args.controllers), scheduler=not args.no_scheduler))
     return 0
 
 
