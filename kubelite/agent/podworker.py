@@ -43,6 +43,33 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def pod_hostname(pod: dict[str, Any]) -> str:
+    spec = pod.get("spec") or {}
+    if spec.get("hostNetwork"):  # the node's UTS namespace, so its name (as the kubelet leaves it)
+        return os.uname().nodename
+    return str(spec.get("hostname") or pod["metadata"]["name"])[:63]
+
+
+def pod_hosts(pod: dict[str, Any]) -> str:
+    """The pod's /etc/hosts, as the kubelet writes it."""
+    spec = pod.get("spec") or {}
+    if spec.get("hostNetwork"):  # the kubelet's copy of the node's own hosts file
+        try:
+            node_hosts = Path("/etc/hosts").read_text()
+        except OSError:
+            node_hosts = ""
+        lines = ["# Kubernetes-managed hosts file (host network).", *node_hosts.splitlines()]
+    else:
+        lines = ["# Kubernetes-managed hosts file.", "127.0.0.1\tlocalhost",
+                 "::1\tlocalhost ip6-localhost ip6-loopback", f"127.0.1.1\t{pod_hostname(pod)}"]
+    if spec.get("hostAliases"):
+        lines.append("")
+        lines.append("# Entries added by HostAliases.")
+    for h in spec.get("hostAliases") or []:
+        lines.append(f"{h.get('ip', '')}\t{' '.join(h.get('hostnames') or [])}")
+    return "\n".join(lines) + "\n"
+
+
 def parse_time(ts: str) -> float:
     if not ts:
         return 0.0
@@ -151,7 +178,8 @@ class PodWorker:
             await self._stop_running(current, spec)
             await self.publish(current)
             return False
-        sb = await asyncio.to_thread(self.agent.runtime.sandbox, self.uid, self._hostname(), self._hosts())
+        # In the thread: a host-network pod's hosts file is read from the node's.
+        sb = await asyncio.to_thread(lambda: self.agent.runtime.sandbox(self.uid, pod_hostname(pod), pod_hosts(pod)))
         self.facts.sandbox_ready = True
         if not await self._volumes(pod):
             await self.publish(current)
@@ -397,28 +425,7 @@ class PodWorker:
             return False
 
     def _hostname(self) -> str:
-        spec = self.pod.get("spec") or {}
-        if spec.get("hostNetwork"):  # the node's UTS namespace, so its name (as the kubelet leaves it)
-            return os.uname().nodename
-        return str(spec.get("hostname") or self.pod["metadata"]["name"])[:63]
-
-    def _hosts(self) -> str:
-        spec = self.pod.get("spec") or {}
-        if spec.get("hostNetwork"):  # the kubelet's copy of the node's own hosts file
-            try:
-                node_hosts = Path("/etc/hosts").read_text()
-            except OSError:
-                node_hosts = ""
-            lines = ["# Kubernetes-managed hosts file (host network).", *node_hosts.splitlines()]
-        else:
-            lines = ["# Kubernetes-managed hosts file.", "127.0.0.1\tlocalhost",
-                     "::1\tlocalhost ip6-localhost ip6-loopback", f"127.0.1.1\t{self._hostname()}"]
-        if spec.get("hostAliases"):
-            lines.append("")
-            lines.append("# Entries added by HostAliases.")
-        for h in spec.get("hostAliases") or []:
-            lines.append(f"{h.get('ip', '')}\t{' '.join(h.get('hostnames') or [])}")
-        return "\n".join(lines) + "\n"
+        return pod_hostname(self.pod)
 
     async def publish(self, current: dict[str, ContainerFacts]) -> None:
         status = pod_status(self.pod, self.facts, self._image_ids, now_rfc3339())

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -27,6 +26,7 @@ from aiohttp import web
 from kubelite.api import jsonfast
 from kubelite.api.codec import Accept
 from kubelite.api.errors import MethodNotAllowed, Resource, ResourceNotFound
+from kubelite.api.meta import now_rfc3339
 from kubelite.api.nodeproxy import KUBELET_CLIENT, agent_url, node_endpoint
 from kubelite.api.registry import REGISTRY
 from kubelite.api.registry.base import Obj, Strategy
@@ -36,10 +36,6 @@ from kubelite.errors import KubeliteError, NotFound, Unavailable
 
 SCRAPE_TIMEOUT = 5.0
 _last_scrape: dict[str, float] = {}  # node name -> monotonic time of this server's previous scrape
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _usage(cpu: Obj | None, memory: Obj | None) -> Obj | None:
@@ -88,7 +84,7 @@ def _meta(obj: Obj, namespaced: bool) -> Obj:
     out: Obj = {"name": md.get("name", "")}
     if namespaced:
         out["namespace"] = md.get("namespace", "")
-    out["creationTimestamp"] = _now()
+    out["creationTimestamp"] = now_rfc3339()
     if md.get("labels"):
         out["labels"] = md["labels"]
     return out
@@ -122,7 +118,7 @@ async def _node_metrics(req: web.Request, storage: Storage, s: Strategy, sel: Se
         stats = summary.get("node") or {}
         usage = _usage(stats.get("cpu"), stats.get("memory"))
         if usage is not None:
-            stamp = (stats.get("cpu") or {}).get("time") or _now()
+            stamp = (stats.get("cpu") or {}).get("time") or now_rfc3339()
             out.append(_item(s, _meta(node, False), stamp, window, usage=usage))
     return out
 
@@ -153,7 +149,7 @@ async def _pod_metrics(req: web.Request, storage: Storage, s: Strategy, ns: str,
                     break
                 containers.append({"name": c.get("name", ""), "usage": usage})
             else:
-                stamp = (ps.get("cpu") or {}).get("time") or _now()
+                stamp = (ps.get("cpu") or {}).get("time") or now_rfc3339()
                 out.append(_item(s, _meta(pod, True), stamp, window, containers=containers))
     out.sort(key=lambda o: (o["metadata"]["namespace"], o["metadata"]["name"]))
     return out
