@@ -173,6 +173,12 @@ class LeaseConnection:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
+    def reset(self) -> None:
+        """After an error: close the connection; the next request opens a new one."""
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
     async def request(self, method: str, path: str, body: bytes = b"") -> tuple[int, dict[str, Any]]:
         if self.writer is None or self.reader is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port, ssl=self.ssl)
@@ -197,8 +203,7 @@ async def renew_leases(kubeconfig: str, nodes: int, interval: float) -> None:
     fresh GET only after a conflict. Up to 64 renewals in flight, each on a connection of its own."""
     client = APIClient.from_kubeconfig(kubeconfig, user_agent="kwok-loadgen")
     url = urlsplit(client.server)
-    token = client.token
-    idle = [LeaseConnection(url.hostname or "127.0.0.1", url.port or 443, client.ssl_context, token)
+    idle = [LeaseConnection(url.hostname or "127.0.0.1", url.port or 443, client.ssl_context, client.token)
             for _ in range(64)]
     step = interval / max(nodes, 1)
     seen: dict[str, dict[str, Any]] = {}
@@ -226,7 +231,7 @@ async def renew_leases(kubeconfig: str, nodes: int, interval: float) -> None:
                     return
                 seen.pop(path, None)  # a conflict: read it again
         except (OSError, asyncio.IncompleteReadError, RuntimeError):
-            conn = LeaseConnection(conn.host, conn.port, conn.ssl, token)
+            conn.reset()
         finally:
             idle.append(conn)
     next_at = time.monotonic()
