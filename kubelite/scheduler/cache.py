@@ -9,7 +9,8 @@ the real one (the same key), whichever arrives first.
 
 Pods naming a node the informer has not delivered yet are kept on a placeholder
 NodeInfo (``node is None``), which no cycle considers. ``node_infos`` is a list
-rebuilt only when nodes come or go, so cycles do not copy it.
+rebuilt only when nodes come or go, so cycles do not copy it; its ``columns``
+(see ``columns``) are rebuilt with it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from kubelite.scheduler.columns import NodeColumns
 from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo, pod_key
 
 Obj = dict[str, Any]
@@ -34,13 +36,22 @@ class Cache:
         self.tainted: set[str] = set()  # nodes with taints (real or synthetic not-ready ones)
         self.cordoned: set[str] = set()
         self._list: list[NodeInfo] | None = None
+        self._columns = NodeColumns([])
 
     # --- reads ---------------------------------------------------------------------------------------------
 
     def node_infos(self) -> Sequence[NodeInfo]:
         if self._list is None:
+            for ni in self.nodes.values():
+                ni.columns, ni.row = None, -1
             self._list = [n for n in self.nodes.values() if n.node is not None]
+            self._columns = NodeColumns(self._list)
         return self._list
+
+    def columns(self) -> NodeColumns:
+        """Row ``i`` is ``node_infos()[i]``."""
+        self.node_infos()
+        return self._columns
 
     def get(self, name: str) -> NodeInfo | None:
         ni = self.nodes.get(name)

@@ -18,7 +18,9 @@ Design choices:
   available" message. A Filter plugin may also offer ``filter_all`` over a list
   of nodes; running the plugins one after the other over a chunk of nodes gives
   each node exactly the verdict of running them node by node, with far fewer
-  calls (see ``Profile.find_feasible``).
+  calls (see ``Profile.find_feasible``). With ``pass_mask`` it judges all nodes
+  at once on the cache's columns: True where the node surely passes; the
+  others are then asked node by node.
 - Score plugins return integers in [0, 100] (``MAX_NODE_SCORE``), or raw values
   that their ``normalize`` maps into that range; the framework multiplies by the
   plugin's weight and sums.

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kubelite.api.quantity import milli_value, value
 from kubelite.errors import Invalid
+
+if TYPE_CHECKING:
+    from kubelite.scheduler.columns import NodeColumns
 
 Obj = dict[str, Any]
 
@@ -183,6 +186,9 @@ class NodeInfo:
     # resource scores of the last pod shape scored here, dropped whenever the sums change:
     # ((cpu, memory), least allocated, balanced allocation)
     score_memo: tuple[tuple[int, int], int, int] | None = None
+    # the cache's columns and this node's row in them, while it is in the cache's list
+    columns: NodeColumns | None = None
+    row: int = -1
 
     def set_node(self, node: Obj) -> None:
         status, spec = node.get("status") or {}, node.get("spec") or {}
@@ -242,6 +248,8 @@ class NodeInfo:
         self.free_cpu = self.alloc_cpu - self.req_cpu
         self.free_memory = self.alloc_memory - self.req_memory
         self.free_pods = self.alloc_pods - len(self.pods)
+        if self.columns is not None:
+            self.columns.write(self.row, self)
 
     def clone(self) -> NodeInfo:
         """A copy whose pod accounting can change without touching this one (preemption's what-if)."""

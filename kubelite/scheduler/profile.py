@@ -16,13 +16,14 @@ diagnosis counts all of them. Ties in the final score are broken at random.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
-from operator import add, mul
 from typing import Any, cast
 
+import numpy as np
+
 from kubelite.scheduler.cache import Cache
+from kubelite.scheduler.columns import FEASIBLE_ROWS, Bools, Ints
 from kubelite.scheduler.diagnosis import fit_error
 from kubelite.scheduler.framework import (
     Code,
@@ -127,11 +128,31 @@ class Profile:
             fns.append(batch if batch is not None else _per_node(p))
         return fns
 
+    def _pass_mask(self, state: CycleState, pod: PodInfo, n: int) -> Bools | None:
+        """The rows every filter lets through on the cache's columns alone (False: ask the plugins about that
+        node), or None when some filter has no such test for this pod."""
+        columns = self.cache.columns()
+        if len(columns) != n:
+            return None
+        mask: Bools | None = None
+        for p in self.filter:
+            if p.name in state.skip_filter:
+                continue
+            pass_mask = getattr(p, "pass_mask", None)
+            m = pass_mask(state, pod, columns) if pass_mask is not None else None
+            if m is None:
+                return None
+            if m is not True:
+                mask = cast(Bools, m) if mask is None else mask & m
+        return np.ones(n, np.bool_) if mask is None else mask
+
     def find_feasible(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo],
                       statuses: dict[str, Status]) -> list[NodeInfo]:
         """The first ``num_feasible_to_find`` feasible nodes from where the last cycle stopped.
 
-        Plugins run one after the other over chunks of nodes (each node still gets the verdict of the first
+        With the cache's columns every filter's test of every node is a few array operations, and only the
+        nodes that fail one are put to the plugins one by one, for their verdict and its reason. Otherwise
+        plugins run one after the other over chunks of nodes (each node still gets the verdict of the first
         plugin that rejects it); a chunk is what is still wanted, at least 64 nodes, so little is filtered
         beyond the node that completes the sample, and that little is dropped again.
         """
@@ -139,8 +160,55 @@ class Profile:
         if n == 0:
             return []
         want = num_feasible_to_find(n, self.percentage_of_nodes_to_score)
-        fns = self._filter_fns(state)
         start = self._next_start % n
+        mask = self._pass_mask(state, pod, n)
+        if mask is not None:
+            feasible, processed = self._find_by_rows(state, pod, nodes, mask, start, want, statuses)
+        else:
+            feasible, processed = self._find_by_plugins(state, pod, nodes, start, want, statuses)
+        self._next_start = (start + processed) % n
+        return feasible
+
+    def _find_by_rows(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], mask: Bools, start: int,
+                      want: int, statuses: dict[str, Status]) -> tuple[list[NodeInfo], int]:
+        n = len(nodes)
+        rotated = np.concatenate((mask[start:], mask[:start])) if start else mask
+        found: list[Ints] = []
+        count, pos, processed = 0, 0, n
+        while pos < n:
+            end = min(pos + max(want - count, 64), n)
+            ok = rotated[pos:end].copy()
+            checked = []
+            for i in np.flatnonzero(~ok).tolist():
+                node = nodes[(start + pos + i) % n]
+                st = self.run_filters(state, pod, node)
+                if st is None:
+                    ok[i] = True
+                else:
+                    statuses[node.name] = st
+                    checked.append((i, node.name))
+            passing = np.flatnonzero(ok) + pos
+            if count + len(passing) >= want:
+                passing = passing[:want - count]
+                last = int(passing[-1])
+                for i, name in checked:  # judged beyond the sample: as if never looked at
+                    if pos + i > last:
+                        statuses.pop(name, None)
+                found.append(passing)
+                processed = last + 1
+                break
+            found.append(passing)
+            count += len(passing)
+            pos = end
+        rows = (np.concatenate(found) + start) % n if found else np.zeros(0, np.int64)
+        feasible = list(map(nodes.__getitem__, rows.tolist()))
+        state.data[FEASIBLE_ROWS] = (feasible, rows)
+        return feasible, processed
+
+    def _find_by_plugins(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo], start: int, want: int,
+                         statuses: dict[str, Status]) -> tuple[list[NodeInfo], int]:
+        n = len(nodes)
+        fns = self._filter_fns(state)
         order = nodes[start:] + nodes[:start] if start else nodes
         feasible: list[NodeInfo] = []
         pos = 0
@@ -162,37 +230,35 @@ class Profile:
                 break
             feasible.extend(passing)
             pos += len(chunk)
-        self._next_start = (start + processed) % n
-        return feasible
+        return feasible, processed
 
     # --- score ------------------------------------------------------------------------------------------
 
-    def prioritize(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+    def prioritize(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Ints:
         for p in self.pre_score:
             st = p.pre_score(state, pod, nodes)
             if st is not None and st.code == Code.SKIP:
                 state.skip_score.add(p.name)
-        totals = [0] * len(nodes)
+        totals = np.zeros(len(nodes), np.int64)
         for plugin, weight in self.score:
             if plugin.name in state.skip_score:
                 continue
-            batch: Callable[[CycleState, PodInfo, list[NodeInfo]], list[int]] | None = \
+            batch: Callable[[CycleState, PodInfo, list[NodeInfo]], Sequence[int] | Ints] | None = \
                 getattr(plugin, "score_all", None)
             scores = batch(state, pod, nodes) if batch else [plugin.score(state, pod, n) for n in nodes]
             normalize: Callable[[CycleState, PodInfo, list[int]], None] | None = getattr(plugin, "normalize", None)
             if normalize is not None:  # getattr, not isinstance on a Protocol: that is slow per cycle
-                normalize(state, pod, scores)
-            if weight != 1:
-                scores = list(map(mul, scores, repeat(weight, len(scores))))
-            totals = list(map(add, totals, scores))
+                normalize(state, pod, cast(list[int], scores))
+            column = np.asarray(scores, np.int64)
+            totals += column * weight if weight != 1 else column
         return totals
 
-    def select_host(self, nodes: list[NodeInfo], totals: list[int]) -> NodeInfo:
+    def select_host(self, nodes: list[NodeInfo], totals: Ints) -> NodeInfo:
         """The highest total; among equals, one at random."""
-        best = max(totals)
-        if totals.count(best) == 1:
-            return nodes[totals.index(best)]
-        return nodes[self.rng.choice([i for i, s in enumerate(totals) if s == best])]
+        best = np.flatnonzero(totals == totals.max())
+        if len(best) == 1:
+            return nodes[int(best[0])]
+        return nodes[self.rng.choice(best.tolist())]
 
     # --- the cycle --------------------------------------------------------------------------------------
 

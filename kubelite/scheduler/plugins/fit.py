@@ -11,6 +11,7 @@ by someone else.
 
 from __future__ import annotations
 
+from kubelite.scheduler.columns import Bools, NodeColumns
 from kubelite.scheduler.framework import CycleState, Status, unschedulable
 from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo
 
@@ -46,6 +47,16 @@ class Fit:
             return unschedulable(NAME, *reasons)
         return None
 
+    def pass_mask(self, state: CycleState, pod: PodInfo, columns: NodeColumns) -> Bools | bool | None:
+        """The rows that have room, for pods of cpu, memory and pods only while nothing is nominated."""
+        if self.nominated or pod.ephemeral or pod.scalars:
+            return None
+        mask = columns.free_pods > 0
+        if pod.milli_cpu:
+            mask &= columns.free_cpu >= pod.milli_cpu
+        if pod.memory:
+            mask &= columns.free_memory >= pod.memory
+        return mask
 
     def filter_all(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo],
                    statuses: dict[str, Status]) -> list[NodeInfo]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kubelite.scheduler.columns import Bools, NodeColumns
 from kubelite.scheduler.framework import CycleState, Status, unschedulable
 from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo
 from kubelite.scheduler.selectors import tolerated
@@ -25,6 +26,11 @@ class NodeUnschedulable:
         if node.unschedulable and not tolerated(pod.tolerations, TAINT):
             return REJECTED
         return None
+
+    def pass_mask(self, state: CycleState, pod: PodInfo, columns: NodeColumns) -> Bools | bool | None:
+        if not self.cordoned() or tolerated(pod.tolerations, TAINT):
+            return True
+        return ~columns.cordoned
 
     def filter_all(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo],
                    statuses: dict[str, Status]) -> list[NodeInfo]:

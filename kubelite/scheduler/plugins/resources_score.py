@@ -21,6 +21,7 @@ from collections.abc import Callable
 from operator import attrgetter, itemgetter
 from typing import cast
 
+from kubelite.scheduler.columns import FEASIBLE_ROWS, Ints
 from kubelite.scheduler.framework import MAX_NODE_SCORE, CycleState
 from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo
 
@@ -50,11 +51,18 @@ def _scores(n: NodeInfo, shape: tuple[int, int]) -> Memo:
     return memo
 
 
-def _columns(state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> tuple[list[int], list[int]]:
+def _columns(state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> tuple[list[int] | Ints, list[int] | Ints]:
     """Both score columns in one pass, kept in the cycle state for whichever plugin asks second."""
     cached = state.data.get(_KEY)
     if cached is not None and cached[0] is nodes:
         return cached[1], cached[2]
+    by_rows = state.data.get(FEASIBLE_ROWS)
+    if by_rows is not None and by_rows[0] is nodes and nodes:
+        columns = nodes[0].columns
+        assert columns is not None  # Filter found them on the columns
+        least_a, balanced_a = columns.resource_scores(by_rows[1], pod.nz_cpu, pod.nz_memory)
+        state.data[_KEY] = (nodes, least_a, balanced_a)
+        return least_a, balanced_a
     shape = (pod.nz_cpu, pod.nz_memory)
     memos: list[Memo | None] = list(map(_memo, nodes))
     for i, m in enumerate(memos):
@@ -74,9 +82,9 @@ class LeastAllocated:
     name = "NodeResourcesLeastAllocated"
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        return self.score_all(state, pod, [node])[0]
+        return int(self.score_all(state, pod, [node])[0])
 
-    def score_all(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+    def score_all(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int] | Ints:
         return _columns(state, pod, nodes)[0]
 
 
@@ -84,7 +92,7 @@ class BalancedAllocation:
     name = "NodeResourcesBalancedAllocation"
 
     def score(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> int:
-        return self.score_all(state, pod, [node])[0]
+        return int(self.score_all(state, pod, [node])[0])
 
-    def score_all(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+    def score_all(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int] | Ints:
         return _columns(state, pod, nodes)[1]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from kubelite.scheduler.columns import Bools, NodeColumns
 from kubelite.scheduler.framework import MAX_NODE_SCORE, CycleState, Status, unschedulable
 from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo
 from kubelite.scheduler.selectors import tolerated
@@ -41,6 +42,10 @@ class TaintToleration:
             return None
         return unschedulable(NAME, f"node(s) had untolerated taint {{{t.get('key', '')}: {t.get('value') or ''}}}",
                              resolvable=False)
+
+    def pass_mask(self, state: CycleState, pod: PodInfo, columns: NodeColumns) -> Bools | bool | None:
+        """Untainted rows pass; a tainted one is judged on its own."""
+        return True if not self.tainted() else ~columns.tainted
 
     def filter_all(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo],
                    statuses: dict[str, Status]) -> list[NodeInfo]:

@@ -19,6 +19,7 @@ zone, maxSkew 5, both ScheduleAnyway), so a Deployment's replicas spread.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kubelite.scheduler.framework import MAX_NODE_SCORE, SKIP, CycleState, Status, unschedulable
@@ -63,7 +64,7 @@ def constraints_of(pod: PodInfo, hard: bool) -> list[Constraint]:
 DEFAULT_CONSTRAINTS = (("kubernetes.io/hostname", 3), ("topology.kubernetes.io/zone", 5))
 
 
-def default_constraints(pod: PodInfo, nodes: list[NodeInfo]) -> list[Constraint]:
+def default_constraints(pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[Constraint]:
     """The system defaults for ``pod``; Kubernetes selects the pods of the same controllers (their
     selectors), which for a pod made from a template are the pods with the same labels."""
     md = pod.pod.get("metadata") or {}
@@ -116,7 +117,7 @@ class PodTopologySpread:
         return None
 
     def pre_score(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Status | None:
-        cs = constraints_of(pod, hard=False) or default_constraints(pod, list(state.all_nodes))
+        cs = constraints_of(pod, hard=False) or default_constraints(pod, state.all_nodes)
         if not cs:
             return SKIP
         counts = _counts(list(state.all_nodes), pod, cs)
