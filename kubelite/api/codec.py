@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import yaml
 
 from kubelite.api.errors import BadRequest, TooLarge, UnsupportedMediaType
@@ -37,6 +38,10 @@ def decode_body(content_type: str, body: bytes) -> Any:
     check_size(body)
     mt = media_type(content_type) or "application/json"
     if mt in JSON_TYPES:
+        try:
+            return orjson.loads(body)
+        except orjson.JSONDecodeError:
+            pass  # NaN, 64-bit overflow, invalid: the standard parser decides, and words the error
         try:
             return json.loads(body)
         except (ValueError, UnicodeDecodeError) as e:
