@@ -71,7 +71,8 @@ def node_ready(c: Cluster, name: str) -> bool:
     r = c.kubectl("get", "node", name, "-o", "json")
     if r.returncode != 0:
         return False
-    conds = {x["type"]: x["status"] for x in json.loads(r.stdout)["status"].get("conditions") or []}
+    # the agent registers its Node first and reports its status just after: no status yet is not Ready
+    conds = {x["type"]: x["status"] for x in (json.loads(r.stdout).get("status") or {}).get("conditions") or []}
     return conds.get("Ready") == "True"
 
 
