@@ -29,6 +29,7 @@ cost one ``getdents`` and the reads of their own containers' state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -128,10 +129,14 @@ class PodRuntime:
         self.zygote.start()
         engine.shim_starter = self.zygote.start_shim
         self._exit_watches: dict[str, tuple[int, asyncio.AbstractEventLoop, list[Callable[[], None]]]] = {}
+        # container id -> the shim's pidfd, opened by the thread that started it, until watch_exit takes it
+        self._pidfds: dict[str, int] = {}
 
     def close(self) -> None:
         for cid in list(self._exit_watches):
             self._unwatch(cid)
+        while self._pidfds:
+            os.close(self._pidfds.popitem()[1])
         self._create_pool.shutdown(wait=True)
         self.zygote.close()
 
@@ -164,6 +169,15 @@ class PodRuntime:
                 watch[2].append(on_exit)
             return True
         st = info.view.state
+        opened = self._pidfds.pop(info.id, None)
+        if opened is not None:  # opened where it was started, before ``info`` was read
+            if not info.running:
+                os.close(opened)
+                loop.call_soon(on_exit)
+                return True
+            self._exit_watches[info.id] = (opened, loop, [on_exit])
+            loop.add_reader(opened, self._exited, info.id)
+            return True
         if not info.running or st is None or st.shim_pid <= 0:
             return False
         try:
@@ -207,10 +221,19 @@ class PodRuntime:
     def _create_and_start(self, opts: RunOptions) -> ContainerInfo:
         rec = self.engine.create(opts)
         try:
-            self.engine.start(rec)
+            st = self.engine.start(rec)
         except BaseException:
             self.engine.remove(rec.id, force=True)
             raise
+        # The shim's pidfd for watch_exit, opened here so that the event loop's thread reads no state file
+        # then: the view below is read after the open, which is the check watch_exit needs.
+        if st.shim_pid > 0:
+            with contextlib.suppress(OSError):
+                fd = os.pidfd_open(st.shim_pid)
+                old = self._pidfds.pop(rec.id, None)
+                self._pidfds[rec.id] = fd
+                if old is not None:
+                    os.close(old)
         return ContainerInfo(rec, self.engine.view(rec))
 
     async def signal(self, info: ContainerInfo, sig: str | int) -> None:
@@ -247,6 +270,9 @@ class PodRuntime:
         await asyncio.to_thread(self._remove, info)
 
     def _remove(self, info: ContainerInfo) -> None:
+        fd = self._pidfds.pop(info.id, None)
+        if fd is not None:
+            os.close(fd)
         try:
             self.engine.remove(info.id, force=True)
         except NotFound:

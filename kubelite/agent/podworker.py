@@ -284,7 +284,8 @@ class PodWorker:
 
     async def _start(self, c: dict[str, Any], f: ContainerFacts, sb: Any, *, init: bool, attempt: int) -> None:
         name = c["name"]
-        image = self.agent.images.lookup(c.get("image", ""), c.get("imagePullPolicy", ""))
+        # in a thread: the image store's files (and, the first time, importing the default image)
+        image = await asyncio.to_thread(self.agent.images.lookup, c.get("image", ""), c.get("imagePullPolicy", ""))
         if isinstance(image, str) and c.get("imagePullPolicy") == "Never":
             msg = f'Container image "{c.get("image", "")}" is not present with pull policy of Never'
             if f.waiting is None or f.waiting[0] != "ErrImageNeverPull":
