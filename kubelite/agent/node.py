@@ -24,6 +24,7 @@ from typing import Any
 
 from kubelite import __version__ as VERSION
 from kubelite.api.client import APIClient, resource_path
+from kubelite.api.meta import now_rfc3339 as _now
 from kubelite.errors import AlreadyExists, Conflict, KubeliteError, NotFound
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,6 @@ LEASE_SECONDS = 40
 def _micro_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _meminfo() -> dict[str, int]:

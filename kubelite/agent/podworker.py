@@ -21,13 +21,14 @@ import contextlib
 import logging
 import os
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kubelite.agent.containeropts import ContainerConfigError, container_hash, run_options
 from kubelite.agent.podruntime import ContainerInfo, labels_for
 from kubelite.agent.podstatus import ContainerFacts, PodFacts, pod_status
+from kubelite.api.meta import now_rfc3339
 from kubelite.errors import Conflict, KubeliteError, NotFound
 
 if TYPE_CHECKING:
@@ -38,9 +39,6 @@ log = logging.getLogger(__name__)
 RESYNC = 1.0  # while something can change unseen (a container whose exit cannot be watched)
 IDLE_RESYNC = 10.0  # when exits wake the worker: a safety net, and the volume refresh (at most this often)
 
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def pod_hostname(pod: dict[str, Any]) -> str:

@@ -22,7 +22,8 @@ import struct
 import time
 from typing import Any
 
-from kubelite.controllers.podcontrol import now_rfc3339, parse_time
+from kubelite.api.meta import now_rfc3339
+from kubelite.controllers.podcontrol import parse_time
 from kubelite.errors import Invalid
 
 Obj = dict[str, Any]

@@ -19,10 +19,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from kubelite.api.client import APIClient, resource_path
+from kubelite.api.meta import now_rfc3339
 from kubelite.errors import KubeliteError, NotFound
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,6 @@ MAX_SIMILAR = 10  # client-go's maxSimilarEvents
 SIMILAR_WINDOW = 600.0  # seconds; client-go's aggregation interval
 COMBINED = "(combined from similar events): "
 
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def object_reference(obj: Obj) -> Obj:

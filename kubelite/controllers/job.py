@@ -31,6 +31,7 @@ from typing import Any
 
 from kubelite.api.client import resource_path
 from kubelite.api.informer import object_key
+from kubelite.api.meta import now_rfc3339
 from kubelite.controllers import jobpolicy, jobttl
 from kubelite.controllers.base import NORMAL, WARNING, Controller, ControllerContext
 from kubelite.controllers.expectations import ControllerExpectations
@@ -61,7 +62,6 @@ from kubelite.controllers.jobstatus import (
     is_finished_job,
     is_succeeded,
     is_terminating,
-    now_rfc3339,
     restarts,
     set_condition,
     want_active,

@@ -19,8 +19,9 @@ and JobSuccessPolicy defaults of that release:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
+
+from kubelite.api.meta import now_rfc3339
 
 Obj = dict[str, Any]
 
@@ -33,9 +34,6 @@ MESSAGES = {BACKOFF_LIMIT_EXCEEDED: "Job has reached the specified backoff limit
             DEADLINE_EXCEEDED: "Job was active longer than specified deadline",
             COMPLETIONS_REACHED: "Reached expected number of succeeded pods"}
 
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def phase(pod: Obj) -> str:

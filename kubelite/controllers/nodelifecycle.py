@@ -34,11 +34,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from kubelite.api.client import resource_path
 from kubelite.api.informer import object_key
+from kubelite.api.meta import now_rfc3339
 from kubelite.controllers.base import NORMAL, Controller, ControllerContext
 from kubelite.controllers.podcontrol import parse_time
 from kubelite.errors import NotFound
@@ -57,9 +57,6 @@ NODE_INDEX = "node-lifecycle/nodeName"
 UNKNOWN_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 EVICTED_MEMORY = 600.0  # seconds an eviction is remembered; the informer shows the deletion long before
 
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def ready_status(node: Obj) -> str:

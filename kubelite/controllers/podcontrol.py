@@ -15,7 +15,7 @@ and :func:`deletion_rank` follow kube's ``podutil`` and ``ActivePodsWithRanks``.
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from kubelite.api.client import APIClient, resource_path
@@ -34,9 +34,6 @@ def parse_time(stamp: str | None) -> float | None:
     except ValueError:
         return None
 
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def controller_ref(owner: Obj) -> Obj:

@@ -38,8 +38,9 @@ from collections.abc import Awaitable, Iterable
 from typing import Any
 
 from kubelite.api.client import resource_path
+from kubelite.api.meta import now_rfc3339
 from kubelite.controllers.base import Controller, ControllerContext
-from kubelite.controllers.nodelifecycle import now_rfc3339, ready_status
+from kubelite.controllers.nodelifecycle import ready_status
 from kubelite.controllers.podcontrol import parse_time
 from kubelite.errors import KubeliteError, NotFound
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from kubelite.api.client import resource_path
 from kubelite.api.informer import object_key
+from kubelite.api.meta import now_rfc3339
 from kubelite.controllers.base import Controller, ControllerContext
 from kubelite.controllers.claims import RefManager, selector_matches
 from kubelite.controllers.expectations import ControllerExpectations
@@ -37,7 +38,6 @@ from kubelite.controllers.podcontrol import (
     is_pod_active,
     is_pod_available,
     is_pod_ready,
-    now_rfc3339,
 )
 from kubelite.errors import Conflict, KubeliteError, NotFound
 

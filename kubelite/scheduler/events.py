@@ -21,19 +21,16 @@ import socket
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from kubelite.api.client import APIClient, resource_path
+from kubelite.api.meta import now_rfc3339
 from kubelite.errors import KubeliteError, NotFound
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 WRITERS, MEMORY = 4, 4096
 
-
-def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Recorder:

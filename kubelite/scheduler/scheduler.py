@@ -37,10 +37,11 @@ from typing import Any
 
 from kubelite.api.client import APIClient, resource_path
 from kubelite.api.informer import Informer
+from kubelite.api.meta import now_rfc3339
 from kubelite.errors import KubeliteError, NotFound
 from kubelite.scheduler import queue as q
 from kubelite.scheduler.cache import Cache
-from kubelite.scheduler.events import Recorder, now_rfc3339
+from kubelite.scheduler.events import Recorder
 from kubelite.scheduler.framework import Code, CycleState, PostFilterResult
 from kubelite.scheduler.nodeinfo import PodInfo, pod_key
 from kubelite.scheduler.profile import Profile, ScheduleResult
