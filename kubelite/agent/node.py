@@ -39,7 +39,6 @@ def _micro_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-
 def _meminfo() -> dict[str, int]:
     out = {}
     for line in Path("/proc/meminfo").read_text().splitlines():

@@ -40,7 +40,6 @@ RESYNC = 1.0  # while something can change unseen (a container whose exit cannot
 IDLE_RESYNC = 10.0  # when exits wake the worker: a safety net, and the volume refresh (at most this often)
 
 
-
 def pod_hostname(pod: dict[str, Any]) -> str:
     spec = pod.get("spec") or {}
     if spec.get("hostNetwork"):  # the node's UTS namespace, so its name (as the kubelet leaves it)

@@ -34,7 +34,6 @@ SIMILAR_WINDOW = 600.0  # seconds; client-go's aggregation interval
 COMBINED = "(combined from similar events): "
 
 
-
 def object_reference(obj: Obj) -> Obj:
     md = obj.get("metadata") or {}
     ref = {"apiVersion": obj.get("apiVersion", ""), "kind": obj.get("kind", ""), "name": md.get("name", ""),

@@ -35,7 +35,6 @@ MESSAGES = {BACKOFF_LIMIT_EXCEEDED: "Job has reached the specified backoff limit
             COMPLETIONS_REACHED: "Reached expected number of succeeded pods"}
 
 
-
 def phase(pod: Obj) -> str:
     return str((pod.get("status") or {}).get("phase") or "")
 

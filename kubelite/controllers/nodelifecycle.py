@@ -58,7 +58,6 @@ UNKNOWN_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 EVICTED_MEMORY = 600.0  # seconds an eviction is remembered; the informer shows the deletion long before
 
 
-
 def ready_status(node: Obj) -> str:
     for c in (node.get("status") or {}).get("conditions") or []:
         if c.get("type") == "Ready":

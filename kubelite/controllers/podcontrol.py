@@ -35,7 +35,6 @@ def parse_time(stamp: str | None) -> float | None:
         return None
 
 
-
 def controller_ref(owner: Obj) -> Obj:
     md = owner["metadata"]
     return {"apiVersion": owner.get("apiVersion", ""), "kind": owner.get("kind", ""), "name": md["name"],

@@ -32,7 +32,6 @@ Obj = dict[str, Any]
 WRITERS, MEMORY = 4, 4096
 
 
-
 class Recorder:
     def __init__(self, client: APIClient, component: str, busy: Callable[[], bool] | None = None) -> None:
         self.client = client
