@@ -128,11 +128,12 @@ class Profile:
             fns.append(batch if batch is not None else _per_node(p))
         return fns
 
-    def _pass_mask(self, state: CycleState, pod: PodInfo, n: int) -> Bools | None:
+    def _pass_mask(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> Bools | None:
         """The rows every filter lets through on the cache's columns alone (False: ask the plugins about that
-        node), or None when some filter has no such test for this pod."""
+        node), or None when some filter has no such test for this pod, or ``nodes`` are not the cache's."""
+        n = len(nodes)
         columns = self.cache.columns()
-        if len(columns) != n:
+        if nodes is not self.cache.node_infos() or len(columns) != n:
             return None
         mask: Bools | None = None
         for p in self.filter:
@@ -161,7 +162,7 @@ class Profile:
             return []
         want = num_feasible_to_find(n, self.percentage_of_nodes_to_score)
         start = self._next_start % n
-        mask = self._pass_mask(state, pod, n)
+        mask = self._pass_mask(state, pod, nodes)
         if mask is not None:
             feasible, processed = self._find_by_rows(state, pod, nodes, mask, start, want, statuses)
         else:

@@ -9,13 +9,13 @@ rejected nodes with their reasons, and the rotation stay the same, pod after pod
 from __future__ import annotations
 
 import random
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
 from kubelite.scheduler.cache import Cache
 from kubelite.scheduler.framework import CycleState
-from kubelite.scheduler.nodeinfo import PodInfo
+from kubelite.scheduler.nodeinfo import NodeInfo, PodInfo
 from kubelite.scheduler.profile import Profile
 from kubelite.scheduler.registry import DEFAULT_PROFILE, build_profile
 from tests.scheduler.helpers import node, pod
@@ -70,7 +70,7 @@ def test_columns_and_plugins_agree_pod_after_pod(seed: int) -> None:
             state = CycleState(all_nodes=cache.node_infos())
             assert profile.run_pre_filter(state, pi) is None
             statuses: dict[str, Any] = {}
-            feasible = profile.find_feasible(state, pi, list(cache.node_infos()), statuses)
+            feasible = profile.find_feasible(state, pi, cast(list[NodeInfo], cache.node_infos()), statuses)
             totals = profile.prioritize(state, pi, feasible).tolist() if feasible else []
             results.append(([n.name for n in feasible], statuses, totals, profile._next_start))
             if "columns/feasible rows" in state.data:
