@@ -45,12 +45,15 @@ _TYPES = {"ADDED": b'{"type":"ADDED","object":', "MODIFIED": b'{"type":"MODIFIED
 class Entry:
     """One store event (or one listed object), decoded and encoded lazily, once for all watchers."""
 
-    __slots__ = ("type", "kv", "prev_kv", "_obj", "_prev", "_json", "_lines")
+    __slots__ = ("type", "kv", "prev_kv", "_obj", "_prev", "_next", "_json", "_lines")
 
     def __init__(self, type_: str, kv: KeyValue, prev_kv: KeyValue | None) -> None:
         self.type, self.kv, self.prev_kv = type_, kv, prev_kv  # PUT or DELETE, as the store says
         self._obj: Obj | None = None
         self._prev: Obj | None = None
+        # the ring's next entry of this key, whose previous version this entry's object is: a link forward
+        # only, so no entry keeps older ones alive
+        self._next: Entry | None = None
         self._json: bytes | None = None
         self._lines: dict[str, bytes] = {}
 
@@ -70,6 +73,9 @@ class Entry:
         """The object (resourceVersion set), shared: readers must not change it."""
         if self._obj is None:
             self._obj = decode(self.kv)
+            nxt = self._next
+            if nxt is not None and nxt._prev is None:
+                nxt._prev = self._obj  # a selector watch reads both versions of the next change: decoded once
         return self._obj
 
     def prev(self) -> Obj | None:
@@ -191,6 +197,7 @@ class Cacher:
         self.watchers: set[CacheWatcher] = set()
         self.ended = False
         self._task: asyncio.Task[None] | None = None
+        self._latest: dict[str, Entry] = {}  # key -> its newest entry in the ring
 
     async def start(self) -> None:
         """Open the store watch (raising what the store raises, e.g. Gone), then follow it in a task."""
@@ -228,11 +235,25 @@ class Cacher:
                 watcher.wake()
 
     def _append(self, e: Entry) -> None:
+        key, latest = e.kv.key, self._latest
+        before = latest.get(key)
+        if before is not None and e.prev_kv is not None and before.kv.mod_revision == e.prev_kv.mod_revision:
+            if before._obj is not None:
+                e._prev = before._obj
+            else:
+                before._next = e
+        if e.type == "DELETE":
+            latest.pop(key, None)
+        else:
+            latest[key] = e
         self.entries.append(e)
         self.revisions.append(e.kv.mod_revision)
         if len(self.entries) >= 2 * self.capacity:
             drop = len(self.entries) - self.capacity
             self.floor = self.revisions[drop - 1]
+            for old in self.entries[:drop]:
+                if latest.get(old.kv.key) is old:
+                    del latest[old.kv.key]
             del self.entries[:drop], self.revisions[:drop]
             self.base += drop
         for watcher in self.watchers:

@@ -20,8 +20,9 @@ from kubelite.api.registry import REGISTRY
 from kubelite.api.registry.base import Obj, Strategy
 from kubelite.api.storage import Selection, Storage
 from kubelite.api.watch import WatchEvent, watch_events
-from kubelite.api.watchcache import CacheWatcher
+from kubelite.api.watchcache import Cacher, CacheWatcher, Entry
 from kubelite.store import Store, open_store
+from kubelite.store.contracts import KeyValue
 from tests.etcd_server import wipe
 
 
@@ -262,3 +263,27 @@ def test_store_source_reports_compaction_as_gone(store_url: str) -> None:
         assert ev["type"] == "ERROR" and ev["object"]["code"] == 410 and ev["object"]["reason"] == "Expired"
 
     run(store_url, body)
+
+
+def test_an_entry_takes_its_previous_version_from_the_entry_before_it() -> None:
+    """A selector watch reads both versions of each change; the older one is the ring's previous entry's
+    object, decoded once, whether that was decoded before or after the change came. Links go forward only."""
+    def kv(rev: int, label: str) -> KeyValue:
+        body = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"v": label}}})
+        return KeyValue("/registry/configmaps/a/c", body.encode(), 2, rev)
+
+    cacher = Cacher(None, "/registry/configmaps/", 1, capacity=2)  # type: ignore[arg-type]
+    first = Entry("PUT", kv(2, "one"), None)
+    second = Entry("PUT", kv(3, "two"), kv(2, "one"))
+    cacher._append(first)
+    cacher._append(second)
+    third = Entry("PUT", kv(4, "three"), kv(3, "two"))
+    one = first.obj()  # decoded after its successor came
+    assert second.prev() is one and one["metadata"]["labels"] == {"v": "one"}
+    two = second.obj()
+    cacher._append(third)  # decoded before its successor came
+    assert third.prev() is two and two["metadata"]["labels"] == {"v": "two"}
+    unrelated = Entry("PUT", kv(6, "six"), kv(5, "five"))  # its previous version is not in the ring
+    cacher._append(unrelated)
+    assert unrelated.prev()["metadata"]["labels"] == {"v": "five"}
+    assert cacher._latest == {"/registry/configmaps/a/c": unrelated} and len(cacher.entries) == 2
