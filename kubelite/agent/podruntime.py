@@ -168,25 +168,21 @@ class PodRuntime:
             if on_exit not in watch[2]:
                 watch[2].append(on_exit)
             return True
-        st = info.view.state
-        opened = self._pidfds.pop(info.id, None)
-        if opened is not None:  # opened where it was started, before ``info`` was read
-            if not info.running:
-                os.close(opened)
-                loop.call_soon(on_exit)
-                return True
-            self._exit_watches[info.id] = (opened, loop, [on_exit])
-            loop.add_reader(opened, self._exited, info.id)
-            return True
-        if not info.running or st is None or st.shim_pid <= 0:
-            return False
-        try:
-            fd = os.pidfd_open(st.shim_pid)
-        except OSError:
-            fd = -1
-        # The shim writes the exit before it exits, so if the pid was another process's by the time we
-        # opened it, the record already says exited: checked after the open, not before.
-        if not self.refresh(info).running:
+        fd = self._pidfds.pop(info.id, None)
+        if fd is not None:  # opened by the thread that started it, before ``info`` was read
+            running = info.running
+        else:
+            st = info.view.state
+            if not info.running or st is None or st.shim_pid <= 0:
+                return False
+            try:
+                fd = os.pidfd_open(st.shim_pid)
+            except OSError:
+                fd = -1
+            # The shim writes the exit before it exits, so if the pid was another process's by the time we
+            # opened it, the record already says exited: checked after the open, not before.
+            running = self.refresh(info).running
+        if not running:
             if fd >= 0:
                 os.close(fd)
             loop.call_soon(on_exit)
@@ -229,11 +225,7 @@ class PodRuntime:
         # then: the view below is read after the open, which is the check watch_exit needs.
         if st.shim_pid > 0:
             with contextlib.suppress(OSError):
-                fd = os.pidfd_open(st.shim_pid)
-                old = self._pidfds.pop(rec.id, None)
-                self._pidfds[rec.id] = fd
-                if old is not None:
-                    os.close(old)
+                self._pidfds[rec.id] = os.pidfd_open(st.shim_pid)  # a new container: no fd of its own yet
         return ContainerInfo(rec, self.engine.view(rec))
 
     async def signal(self, info: ContainerInfo, sig: str | int) -> None:
