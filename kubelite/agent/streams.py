@@ -11,17 +11,24 @@ read once per listing and grouped by pod, not once per pod.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from kubelite.agent.config.errors import VolumeError
+from kubelite.agent.config.volumes import volume_kind
 from kubelite.agent.streaming.backend import (
     ContainerRef,
     StatsContainer,
     StatsNode,
     StatsPod,
+    StatsVolume,
     image_bytes,
     running_container,
 )
 from kubelite.errors import NotFound
+
+MEASURED = ("emptyDir", "configMap", "secret", "downwardAPI", "projected")
+# The kubelet's IsLocalEphemeralVolume: on the node's disk and gone with the pod (an emptyDir not in memory)
+LOCAL_EPHEMERAL = ("emptyDir", "configMap", "downwardAPI")
 
 if TYPE_CHECKING:
     from kubelite.agent.agent import Agent
@@ -60,9 +67,10 @@ class PodContainerFinder:
     def stats_pods(self) -> list[StatsPod]:
         a = self.agent
         running: dict[str, dict[str, StatsContainer]] = {}
+        writable = a.engine.snapshots.writable_dirs()
         # oldest attempt first, so a newer running instance of the same name replaces an older one
         for info in sorted(a.runtime.containers(), key=lambda i: i.attempt):
-            c = running_container(a.engine, info.name, info.view)
+            c = running_container(a.engine, info.name, info.view, writable)
             if c is not None:
                 running.setdefault(info.pod_uid, {})[info.name] = c
         out = []
@@ -73,5 +81,21 @@ class PodContainerFinder:
             containers = tuple(running.get(w.uid, {}).values())
             start = str((w.pod.get("status") or {}).get("startTime") or "") or \
                 min((c.start_time for c in containers), default=str(md.get("creationTimestamp") or ""))
-            out.append(StatsPod(md.get("namespace", "default"), md["name"], w.uid, start, containers))
+            out.append(StatsPod(md.get("namespace", "default"), md["name"], w.uid, start, containers,
+                                self._volumes(w.pod)))
         return out
+
+    def _volumes(self, pod: dict[str, Any]) -> tuple[StatsVolume, ...]:
+        """The volumes whose content the agent keeps (the kubelet has a metrics provider for exactly these)."""
+        out = []
+        for v in (pod.get("spec") or {}).get("volumes") or []:
+            try:
+                kind = volume_kind(v)
+                if kind not in MEASURED:
+                    continue
+                path = self.agent.injector.volumes.volume_dir(pod, v)
+            except VolumeError:
+                continue
+            medium = ((v.get("emptyDir") or {}).get("medium") or "") if kind == "emptyDir" else ""
+            out.append(StatsVolume(str(v["name"]), str(path), kind in LOCAL_EPHEMERAL and medium != "Memory"))
+        return tuple(out)

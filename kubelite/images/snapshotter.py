@@ -114,6 +114,11 @@ class OverlaySnapshotter:
         """All records: key -> {id, kind (committed|active|view), parent, mounted}."""
         return dict(self._load()["snapshots"])
 
+    def writable_dirs(self) -> dict[str, Path]:
+        """Each active snapshot's upper directory by key: what its container has written (containerd's Usage
+        measures the same directory)."""
+        return {k: self._fs(r) for k, r in self._load()["snapshots"].items() if r["kind"] == "active"}
+
     def _committed(self, key: str) -> bool:
         rec = self._load()["snapshots"].get(key)
         return rec is not None and rec["kind"] == "committed" and self._fs(rec).is_dir()

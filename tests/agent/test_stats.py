@@ -1,10 +1,11 @@
 """The kubelet's Summary API: ``/stats/summary`` on the agent, reached through ``nodes/NAME/proxy``.
 
-A real `kubelite up` node runs a pod that spins, one that holds ~30 MB and
-one that sleeps; kubectl reads the Summary through the API server as
-``kubectl get --raw`` does, and the numbers are checked against what the
-containers do and against the host's own /proc and statvfs. The agent's
-port itself answers only the API server's client certificate.
+A real `kubelite up` node runs a pod that spins, one that holds ~30 MB, one
+that sleeps and one that writes known amounts to its root and its volumes;
+kubectl reads the Summary through the API server as ``kubectl get --raw``
+does, and the numbers are checked against what the containers do and against
+the host's own /proc, statvfs and ``du``. The agent's port itself answers only
+the API server's client certificate.
 """
 
 from __future__ import annotations
@@ -54,6 +55,37 @@ spec:
   terminationGracePeriodSeconds: 1
   containers:
   - {name: rest, image: busybox, command: ["sleep", "3600"]}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: stats-cfg}
+data: {greeting: hello}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: stats-sec}
+stringData: {token: s3cret}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: disk}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: write
+    image: busybox
+    command: ["sh", "-c", "head -c 3000000 /dev/zero > /scratch && head -c 2000000 /dev/zero > /data/f &&
+      head -c 4000000 /dev/zero > /mem/f && echo written && exec sleep 3600"]
+    volumeMounts:
+    - {name: data, mountPath: /data}
+    - {name: mem, mountPath: /mem}
+    - {name: cfg, mountPath: /cfg}
+    - {name: sec, mountPath: /sec}
+  volumes:
+  - {name: data, emptyDir: {}}
+  - {name: mem, emptyDir: {medium: Memory}}
+  - {name: cfg, configMap: {name: stats-cfg}}
+  - {name: sec, secret: {secretName: stats-sec}}
 """
 SUMMARY = f"/api/v1/nodes/{NODE}/proxy/stats/summary"
 MB = 1 << 20
@@ -99,6 +131,42 @@ def test_container_reading_v2_and_v1(tmp_path: Path) -> None:
         readings.container(cgroups.V2Manager("/pod/gone", tmp_path / "v2"), "")
 
 
+def test_disk_usage_counts_like_du(tmp_path: Path) -> None:
+    """Allocated bytes and inodes, the root included; a hard link once; a symlink's target not at all."""
+    d = tmp_path / "vol"
+    (d / "sub").mkdir(parents=True)
+    (d / "sub/f").write_bytes(b"x" * 100_000)
+    os.link(d / "sub/f", d / "hard")
+    big = tmp_path / "outside"
+    big.write_bytes(b"y" * 1_000_000)
+    (d / "link").symlink_to(big)
+    u = readings.disk_usage(str(d))
+    assert u.inodes == 4  # vol, sub, f (= hard), link
+    du = subprocess.run(["du", "-s", "-B1", str(d)], capture_output=True, text=True, check=True)
+    assert u.bytes == int(du.stdout.split()[0])
+    assert 100_000 <= u.bytes < 1_000_000
+    with pytest.raises(OSError):
+        readings.disk_usage(str(tmp_path / "missing"))
+
+
+def test_interfaces_and_default_route(tmp_path: Path) -> None:
+    (tmp_path / "net").mkdir()
+    (tmp_path / "net/dev").write_text(
+        "Inter-|   Receive                                                |  Transmit\n"
+        " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls"
+        " carrier compressed\n"
+        "    lo:    500       5    0    0    0     0          0         0      500       5    0    0    0     0"
+        "       0          0\n"
+        "  eth0: 123456     100    2    0    0     0          0         0    65432      90    1    0    0     0"
+        "       0          0\n")
+    assert readings.interfaces(tmp_path / "net/dev") == [readings.Interface("eth0", 123456, 2, 65432, 1)]
+    (tmp_path / "net/route").write_text(
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+        "ens3\t0000A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+        "ens4\t00000000\t0100A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n")
+    assert readings.default_interface(tmp_path) == "ens4"
+
+
 def test_node_memory_as_the_kubelet_computes_it(tmp_path: Path) -> None:
     _files(tmp_path, {
         "meminfo": "MemTotal:       1000 kB\nMemFree:         100 kB\nInactive(file):  200 kB\nAnonPages:  300 kB\n",
@@ -109,9 +177,10 @@ def test_node_memory_as_the_kubelet_computes_it(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def node(cluster: NodeCluster) -> NodeCluster:
     cluster.apply(PODS)
-    for name in ("busy", "hog", "idle"):
+    for name in ("busy", "hog", "idle", "disk"):
         cluster.wait_for(f"{name} running", lambda n=name: cluster.pod(n)["status"].get("phase") == "Running")
     cluster.wait_for("hog holds its memory", lambda: cluster.ok("logs", "hog") == "held\n", timeout=120)
+    cluster.wait_for("disk has written", lambda: cluster.ok("logs", "disk") == "written\n", timeout=120)
     return cluster
 
 
@@ -186,11 +255,62 @@ def test_node_numbers_match_the_host(node: NodeCluster) -> None:
     assert s["rlimit"]["curproc"] > 0
 
 
+def _volume_dir(node: NodeCluster, pod: str, plugin: str, volume: str) -> Path:
+    uid = node.pod(pod)["metadata"]["uid"]
+    return node.data_dir / "agent" / "pods" / uid / "volumes" / plugin / volume
+
+
+def test_writable_layer_volumes_and_ephemeral_storage(node: NodeCluster) -> None:
+    s = _summary(node)
+    disk = _pod(s, "disk")
+    (c,) = disk["containers"]
+    rootfs = c["rootfs"]
+    assert 3_000_000 <= rootfs["usedBytes"] < 3_000_000 + MB  # the file it wrote to its root
+    assert rootfs["inodesUsed"] >= 2 and rootfs["capacityBytes"] == s["node"]["runtime"]["imageFs"]["capacityBytes"]
+    assert _container(s, "idle")["rootfs"]["usedBytes"] < MB  # wrote nothing
+    vols = {v["name"]: v for v in disk["volume"]}
+    assert set(vols) == {"data", "mem", "cfg", "sec"}
+    data_dir = _volume_dir(node, "disk", "kubernetes.io~empty-dir", "data")
+    du = subprocess.run(["du", "-s", "-B1", str(data_dir)], capture_output=True, text=True, check=True)
+    assert vols["data"]["usedBytes"] == int(du.stdout.split()[0]) >= 2_000_000
+    assert vols["mem"]["usedBytes"] >= 4_000_000
+    assert 0 < vols["cfg"]["usedBytes"] < MB and 0 < vols["sec"]["usedBytes"] < MB
+    node_fs = os.statvfs(node.data_dir)
+    assert vols["data"]["capacityBytes"] == node_fs.f_blocks * node_fs.f_frsize
+    mem_fs = os.statvfs(_volume_dir(node, "disk", "kubernetes.io~empty-dir", "mem"))
+    assert vols["mem"]["capacityBytes"] == mem_fs.f_blocks * mem_fs.f_frsize  # its own tmpfs
+    assert vols["sec"]["capacityBytes"] != vols["data"]["capacityBytes"]  # a tmpfs too: never on the disk
+    # Ephemeral storage: the writable layer, the log and the volumes on the node's disk; not the memory ones.
+    eph = disk["ephemeral-storage"]
+    local = ("data", "cfg")
+    assert eph["usedBytes"] == rootfs["usedBytes"] + c["logs"]["usedBytes"] + sum(vols[v]["usedBytes"] for v in local)
+    assert eph["inodesUsed"] == rootfs["inodesUsed"] + c["logs"]["inodesUsed"] + \
+        sum(vols[v]["inodesUsed"] for v in local)
+    assert eph["capacityBytes"] == node_fs.f_blocks * node_fs.f_frsize
+    assert "volume" not in _pod(s, "idle")
+
+
+def test_network_counters(node: NodeCluster) -> None:
+    before = {i.name: i for i in readings.interfaces(Path("/proc/net/dev"))}
+    net = _summary(node)["node"]["network"]
+    listed = {i["name"]: i for i in net["interfaces"]}
+    assert set(listed) == set(before) and "lo" not in listed
+    for name, i in before.items():  # counters only grow
+        assert listed[name]["rxBytes"] >= i.rx_bytes and listed[name]["txBytes"] >= i.tx_bytes
+    default = readings.default_interface()
+    if default:
+        assert net["name"] == default and net["rxBytes"] == listed[default]["rxBytes"]
+    # A pod's network namespace holds nothing but its loopback (pod networking is not there yet)
+    assert "network" not in _pod(_summary(node), "idle")
+
+
 def test_only_cpu_and_memory(node: NodeCluster) -> None:
     s = _summary(node, "?only_cpu_and_memory=true")
     assert {"fs", "runtime", "rlimit"}.isdisjoint(s["node"]) and {"cpu", "memory"} <= set(s["node"])
     busy = _pod(s, "busy")
     assert "process_stats" not in busy and "logs" not in busy["containers"][0]
+    assert {"network"}.isdisjoint(s["node"]) and {"ephemeral-storage", "volume"}.isdisjoint(_pod(s, "disk"))
+    assert "rootfs" not in busy["containers"][0]
     assert busy["containers"][0]["cpu"]["usageCoreNanoSeconds"] > 0
     r = node.kubectl("get", "--raw", SUMMARY + "?only_cpu_and_memory=maybe")
     assert r.returncode != 0 and "invalid value for only_cpu_and_memory" in r.stderr
@@ -260,7 +380,10 @@ def test_summary_is_valid_for_the_kubernetes_types(node: NodeCluster) -> None:
     assert set(s) == {"node", "pods"}
     assert {"nodeName", "startTime", "cpu", "memory", "fs", "runtime", "rlimit"} <= set(s["node"])
     pod = _pod(s, "idle")
-    assert {"podRef", "startTime", "containers", "cpu", "memory", "process_stats"} <= set(pod)
+    assert {"podRef", "startTime", "containers", "cpu", "memory", "process_stats", "ephemeral-storage"} <= set(pod)
+    assert {"time", "availableBytes", "capacityBytes", "usedBytes", "inodesFree", "inodes", "inodesUsed"} \
+        == set(pod["ephemeral-storage"]) == set(pod["containers"][0]["rootfs"])
+    assert {"time", "interfaces"} <= set(s["node"]["network"])
     assert {"time", "usageBytes", "workingSetBytes", "rssBytes", "pageFaults", "majorPageFaults"} \
         <= set(pod["containers"][0]["memory"])
 

@@ -15,7 +15,9 @@ runtime's own cgroup code and never learns where cgroups live.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from kubelite.containers.engine import ContainerRecord, ContainerView, Engine
@@ -76,6 +78,15 @@ class StatsContainer:
     start_time: str
     cgroup: CgroupManager
     log_path: str
+    pid: int = 0  # its init: /proc/PID/net/dev is the pod's network
+    writable_layer: str = ""  # the snapshot's upper directory: what the container wrote to its root
+
+
+@dataclass(frozen=True)
+class StatsVolume:
+    name: str
+    path: str
+    local_ephemeral: bool  # counts towards the pod's ephemeral storage (the kubelet's IsLocalEphemeralVolume)
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,7 @@ class StatsPod:
     uid: str
     start_time: str
     containers: tuple[StatsContainer, ...]
+    volumes: tuple[StatsVolume, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,13 +116,16 @@ class StatsSource(Protocol):
     def stats_pods(self) -> list[StatsPod]: ...
 
 
-def running_container(engine: Engine, name: str, view: ContainerView) -> StatsContainer | None:
-    """``name``'s Summary entry if the container runs (a created or exited one has no live cgroup)."""
+def running_container(engine: Engine, name: str, view: ContainerView,
+                      writable: Mapping[str, Path] | None = None) -> StatsContainer | None:
+    """``name``'s Summary entry if the container runs (a created or exited one has no live cgroup);
+    ``writable``: the snapshotter's writable directories by key, read once for a whole listing."""
     if view.status != "running" or view.state is None:
         return None
     rec = view.record
+    layer = (writable or {}).get(rec.id)
     return StatsContainer(name, rec.id, view.state.started or rec.created, engine.runtime.cgroup(view.state),
-                          rec.log_path)
+                          rec.log_path, view.state.pid, str(layer) if layer is not None else "")
 
 
 def image_bytes(engine: Engine) -> int:

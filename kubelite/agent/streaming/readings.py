@@ -12,6 +12,7 @@ spelling; usage and CPU time come from the manager's ``stats()``.
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,23 @@ class Fs:
     used: int
     inodes: int
     inodes_free: int
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a directory tree holds, as ``du`` counts it: allocated bytes and inodes, each inode once."""
+
+    bytes: int
+    inodes: int
+
+
+@dataclass(frozen=True)
+class Interface:
+    name: str
+    rx_bytes: int
+    rx_errors: int
+    tx_bytes: int
+    tx_errors: int
 
 
 @dataclass(frozen=True)
@@ -136,3 +154,60 @@ def container(cgroup: CgroupManager, log_path: str) -> ContainerReading:
     except OSError:
         log_bytes = 0
     return ContainerReading(st.cpu_usage_ns, memory, len(cgroup.procs()), log_bytes)
+
+
+def disk_usage(root: str) -> Usage:
+    """The allocated bytes (``st_blocks``) and inodes under ``root``, itself included, as the kubelet's ``du``
+    measures a volume or a writable layer: symlinks not followed, other filesystems mounted below not entered,
+    hard links counted once. Entries that vanish during the walk are skipped; a missing ``root`` raises."""
+    top = os.lstat(root)
+    seen = {top.st_ino}
+    total = top.st_blocks * 512
+    if not stat.S_ISDIR(top.st_mode):
+        return Usage(total, 1)
+    pending = [root]
+    while pending:
+        try:
+            entries = os.scandir(pending.pop())
+        except OSError:  # removed or unreadable since it was listed
+            continue
+        with entries:
+            for e in entries:
+                try:
+                    st = e.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if st.st_dev != top.st_dev or st.st_ino in seen:
+                    continue
+                seen.add(st.st_ino)
+                total += st.st_blocks * 512
+                if stat.S_ISDIR(st.st_mode):
+                    pending.append(e.path)
+    return Usage(total, len(seen))
+
+
+def interfaces(net_dev: Path) -> list[Interface]:
+    """The network interfaces of ``/proc/<pid>/net/dev`` but the loopback, as cAdvisor lists them."""
+    out = []
+    for line in net_dev.read_text().splitlines()[2:]:  # two header lines
+        name, _, counters = line.partition(":")
+        name = name.strip()
+        f = counters.split()
+        if not name or name == "lo" or len(f) < 16:
+            continue
+        # receive: bytes packets errs drop fifo frame compressed multicast; transmit: bytes packets errs ...
+        out.append(Interface(name, int(f[0]), int(f[2]), int(f[8]), int(f[10])))
+    return out
+
+
+def default_interface(proc: Path = PROC) -> str:
+    """The interface of the host's default IPv4 route ("" without one): the node's main network."""
+    try:
+        lines = (proc / "net/route").read_text().splitlines()[1:]
+    except OSError:
+        return ""
+    for line in lines:
+        f = line.split()
+        if len(f) > 1 and f[1] == "00000000":
+            return f[0]
+    return ""

@@ -11,10 +11,20 @@ snapshot a short moment later rather than leave the rate out; samples of
 containers that are gone are dropped.
 
 ``only_cpu_and_memory=true`` (what metrics-server asks for) leaves out every
-filesystem, rlimit and process field, as the kubelet's CPU-and-memory provider
-does. Pod CPU and memory are the sums of the pod's containers. Not reported:
-network, volumes, container rootfs and pod ephemeral-storage (a sum of the
-logs alone would understate it), accelerators and swap.
+filesystem, network, rlimit and process field, as the kubelet's CPU-and-memory
+provider does. Pod CPU and memory are the sums of the pod's containers.
+
+Storage, as the kubelet measures it: a container's ``rootfs`` is its writable
+layer (the snapshot's upper directory, walked like ``du``) on the image
+filesystem; each volume the agent keeps content for (emptyDir, configMap,
+secret, downwardAPI, projected) is walked the same way, on its own filesystem
+(a tmpfs for secrets and memory emptyDirs); a pod's ``ephemeral-storage`` adds
+its containers' writable layers and logs and its volumes on the node's disk
+(emptyDir not in memory, configMap, downwardAPI: the kubelet's
+``IsLocalEphemeralVolume``). Network counters come from ``/proc/PID/net/dev``
+of a container of the pod (the node's own for the node), the loopback left out
+as cAdvisor does: a pod with nothing but a loopback has no ``network``. Not
+reported: accelerators and swap.
 """
 
 from __future__ import annotations
@@ -24,15 +34,17 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from kubelite.agent.streaming import readings
-from kubelite.agent.streaming.backend import StatsPod, StatsSource
+from kubelite.agent.streaming.backend import StatsPod, StatsSource, StatsVolume
 from kubelite.errors import KubeliteError
 
 log = logging.getLogger(__name__)
 FIRST_INTERVAL = 0.2  # seconds between the two snapshots of a first request
-NODE_KEY = "/"  # the node's own CPU sample, next to the containers' runtime ids
+NODE_KEY = "/"
+PROC = Path("/proc")  # the node's own CPU sample, next to the containers' runtime ids
 
 
 @dataclass(frozen=True)
@@ -102,9 +114,26 @@ class SummaryCollector:
             await asyncio.sleep(FIRST_INTERVAL)
             snap = await asyncio.to_thread(self.snapshot)
         node = await asyncio.to_thread(self._node, snap, only_cpu_and_memory)
-        pods = [self._pod(snap, pod, got, only_cpu_and_memory) for pod, got in snap.pods]
+        disks = None if only_cpu_and_memory else await asyncio.to_thread(self.storage, snap)
+        pods = [self._pod(snap, pod, got, disks) for pod, got in snap.pods]
         self._remember(snap)
         return {"node": node, "pods": pods}
+
+    def storage(self, snap: Snapshot) -> Storage:
+        """The walks and network counters of every pod in ``snap`` (blocking: call it in a thread)."""
+        info = self.source.stats_node()
+        out = Storage(_fs(readings.filesystem(info.fs_path), snap.time),
+                      _fs(readings.filesystem(info.image_fs_path), snap.time))
+        for pod, got in snap.pods:
+            for c in pod.containers:
+                layer = _usage(c.writable_layer) if c.name in got and c.writable_layer else None
+                if layer is not None:
+                    out.layers[c.id] = layer
+            out.volumes[pod.uid] = [(v, _usage(v.path), _fs_of(v.path, snap.time)) for v in pod.volumes]
+            pids = [c.pid for c in pod.containers if c.name in got and c.pid]
+            if pids:
+                out.networks[pod.uid] = _network(PROC / str(pids[0]) / "net/dev", snap.time, "eth0")
+        return out
 
     def _remember(self, snap: Snapshot) -> None:
         new = {NODE_KEY: CpuSample(snap.node_cpu_ns, snap.at_ns)}
@@ -140,10 +169,13 @@ class SummaryCollector:
         node["runtime"] = {"imageFs": image_fs}
         maxpid, curproc = readings.rlimit()
         node["rlimit"] = {"time": snap.time, "maxpid": maxpid, "curproc": curproc}
+        network = _network(PROC / "self/net/dev", snap.time, readings.default_interface())
+        if network is not None:
+            node["network"] = network
         return node
 
     def _pod(self, snap: Snapshot, pod: StatsPod, got: dict[str, readings.ContainerReading],
-             only_cpu_and_memory: bool) -> dict[str, Any]:
+             disks: Storage | None) -> dict[str, Any]:
         containers = []
         for c in pod.containers:
             r = got.get(c.name)
@@ -154,8 +186,11 @@ class SummaryCollector:
                 memory["availableBytes"] = max(0, r.memory.limit - r.memory.working_set)
             entry: dict[str, Any] = {"name": c.name, "startTime": _seconds(c.start_time),
                                      "cpu": self._cpu(c.id, r.cpu_ns, snap), "memory": memory}
-            if not only_cpu_and_memory:
+            if disks is not None:
                 entry["logs"] = self._logs(c.log_path, r.log_bytes, snap.time)
+                layer = disks.layers.get(c.id)
+                if layer is not None:
+                    entry["rootfs"] = {**disks.image_fs, "usedBytes": layer.bytes, "inodesUsed": layer.inodes}
             containers.append(entry)
         out: dict[str, Any] = {
             "podRef": {"name": pod.name, "namespace": pod.namespace, "uid": pod.uid},
@@ -164,8 +199,19 @@ class SummaryCollector:
             "cpu": _sum_cpu([c["cpu"] for c in containers], snap.time),
             "memory": _sum_memory([c["memory"] for c in containers], snap.time),
         }
-        if not only_cpu_and_memory:
-            out["process_stats"] = {"process_count": sum(r.processes for r in got.values())}
+        if disks is None:
+            return out
+        network = disks.networks.get(pod.uid)
+        if network is not None:
+            out["network"] = network
+        volumes = disks.volumes.get(pod.uid, [])
+        measured = [{**fs, "usedBytes": u.bytes, "inodesUsed": u.inodes, "name": v.name}
+                    for v, u, fs in volumes if u is not None and fs is not None]
+        if measured:
+            out["volume"] = measured
+        out["ephemeral-storage"] = _ephemeral(containers, [u for v, u, _ in volumes if v.local_ephemeral and u],
+                                              disks.node_fs)
+        out["process_stats"] = {"process_count": sum(r.processes for r in got.values())}
         return out
 
     @staticmethod
@@ -177,6 +223,66 @@ class SummaryCollector:
         fs["usedBytes"] = used
         fs["inodesUsed"] = 1 if used or path else 0
         return fs
+
+
+@dataclass
+class Storage:
+    """What a full Summary adds to a snapshot: filesystem walks and network counters."""
+
+    node_fs: dict[str, Any]  # the node's filesystem (pods' volumes and logs), as FsStats
+    image_fs: dict[str, Any]  # where the writable layers are
+    layers: dict[str, readings.Usage] = field(default_factory=dict)  # by container id
+    volumes: dict[str, list[tuple[StatsVolume, readings.Usage | None, dict[str, Any] | None]]] = \
+        field(default_factory=dict)  # by pod uid
+    networks: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # by pod uid
+
+
+def _usage(path: str) -> readings.Usage | None:
+    try:
+        return readings.disk_usage(path)
+    except OSError:  # not set up yet, or removed since it was listed
+        return None
+
+
+def _fs_of(path: str, at: str) -> dict[str, Any] | None:
+    try:
+        return _fs(readings.filesystem(path), at)
+    except OSError:
+        return None
+
+
+def _network(net_dev: Path, at: str, default: str) -> dict[str, Any] | None:
+    """NetworkStats: every interface but the loopback, the ``default`` one's counters also at the top (as the
+    kubelet does with eth0); None without any interface, or when the process is gone."""
+    try:
+        found = readings.interfaces(net_dev)
+    except (OSError, ValueError):
+        return None
+    if not found:
+        return None
+    listed = [{"name": i.name, "rxBytes": i.rx_bytes, "rxErrors": i.rx_errors, "txBytes": i.tx_bytes,
+               "txErrors": i.tx_errors} for i in found]
+    out: dict[str, Any] = {"time": at}
+    main = next((x for x in listed if x["name"] == default), None)
+    if main is not None:
+        out.update(main)
+    out["interfaces"] = listed
+    return out
+
+
+def _ephemeral(containers: list[dict[str, Any]], volumes: list[readings.Usage], node_fs: dict[str, Any]
+               ) -> dict[str, Any]:
+    """The kubelet's pod ephemeral-storage: writable layers, logs and local ephemeral volumes, on the node's
+    filesystem."""
+    used = inodes = 0
+    for c in containers:
+        for key in ("rootfs", "logs"):
+            part = c.get(key) or {}
+            used += part.get("usedBytes", 0)
+            inodes += part.get("inodesUsed", 0)
+    used += sum(u.bytes for u in volumes)
+    inodes += sum(u.inodes for u in volumes)
+    return {**node_fs, "usedBytes": used, "inodesUsed": inodes}
 
 
 def _memory(m: readings.Memory) -> dict[str, int]:
