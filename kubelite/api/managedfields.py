@@ -33,6 +33,7 @@ from kubelite.api.registry.base import Obj, Strategy
 from kubelite.api.schematypes import type_for
 
 APPLY, UPDATE = "Apply", "Update"
+_ABSENT = object()
 SERVER_OWNED = ("name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "managedFields",
                 "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds")
 Track = Callable[[Obj | None, Obj], None]
@@ -141,7 +142,9 @@ def ignored(path: Path, s: Strategy, subresource: str) -> bool:
     return s.has_status and path[:1] == ("f:status",)
 
 
-def nodes(s: Strategy, obj: Obj | None, subresource: str) -> dict[Path, Node]:
+def nodes(s: Strategy, obj: Obj | None, subresource: str, skip_metadata: bool = False) -> dict[Path, Node]:
+    """The fields of ``obj`` a manager can own through this endpoint; ``skip_metadata``: all but metadata's
+    (the caller found them unchanged)."""
     if obj is None:
         return {}
     t = type_for(s.api_version, s.kind)
@@ -158,7 +161,8 @@ def nodes(s: Strategy, obj: Obj | None, subresource: str) -> dict[Path, Node]:
     mt = t.field("metadata")
     if mt is not None and (mt.kind != "struct" or mt.atomic):
         return {p: n for p, n in fieldpath.walk(obj, t).items() if not ignored(p, s, subresource)}
-    fieldpath.walk_fields(meta, mt, ("f:metadata",), out, SERVER_OWNED)
+    if not skip_metadata:
+        fieldpath.walk_fields(meta, mt, ("f:metadata",), out, SERVER_OWNED)
     skip = ("apiVersion", "kind", "metadata", "status") if s.has_status else ("apiVersion", "kind", "metadata")
     rest = {k: v for k, v in obj.items() if k not in skip or (k in ("apiVersion", "kind") and isinstance(v, (dict, list)))}
     fieldpath.walk_fields(rest, t, (), out)
@@ -276,11 +280,24 @@ def created_fields(s: Strategy, new: Obj) -> dict[str, Any] | None:
 def _differing(old: Obj, new: Obj) -> tuple[Obj, Obj]:
     """Both objects without the top-level fields they share unchanged: those add nothing to what changed or
     went, and an update (a Lease renewal, a status write) usually touches one of spec, status or metadata.
-    ``metadata`` stays, for :func:`nodes`."""
+    ``metadata`` stays, for :func:`nodes` (:func:`_same_metadata` says whether to walk it)."""
     same = {k for k, v in old.items() if k != "metadata" and k in new and new[k] == v}
     if not same:
         return old, new
     return ({k: v for k, v in old.items() if k not in same}, {k: v for k, v in new.items() if k not in same})
+
+
+def _same_metadata(old: Obj | None, new: Obj) -> bool:
+    """Whether the two metadata agree on every field a manager can own (the server's own, resourceVersion
+    and the like, may differ): then walking them adds nothing to what changed or went."""
+    if old is None:
+        return False
+    a, b = old.get("metadata"), new.get("metadata")
+    if not isinstance(a, dict) or not isinstance(b, dict) or not a or not b:
+        return False
+    if a == b:
+        return True
+    return all(a.get(k, _ABSENT) == b.get(k, _ABSENT) for k in a.keys() | b.keys() if k not in SERVER_OWNED)
 
 
 def tracker(s: Strategy, manager: str, subresource: str = "") -> Track:
@@ -299,12 +316,14 @@ def tracker(s: Strategy, manager: str, subresource: str = "") -> Track:
                 return
         entries = base_entries(old, new)
         old_fields, new_fields = without_managed(old), without_managed(new)
+        same_meta = False
         if old_fields is not None and new_fields is not None:
             old_fields, new_fields = _differing(old_fields, new_fields)
-        before = nodes(s, old_fields, subresource)
+            same_meta = _same_metadata(old_fields, new_fields)
+        before = nodes(s, old_fields, subresource, same_meta)
         if old is None:  # Go's zero-valued structs: the top-level objects exist before any create
             before = {("f:" + k,): Node({}, False, False) for k in ("metadata", "spec", "status")}
-        changed, removed = compare(before, nodes(s, new_fields, subresource))
+        changed, removed = compare(before, nodes(s, new_fields, subresource, same_meta))
         me = Entry(manager, UPDATE, s.api_version, subresource=subresource)
         reconcile(entries, me, changed, removed, force=True)
         if changed:

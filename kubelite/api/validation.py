@@ -71,7 +71,25 @@ def decode(content_type: str, body: bytes) -> tuple[Obj, Dups]:
     return obj, dups
 
 
-_KEY_END = re.compile(rb'"\s*:')
+_QUOTE_COLON = re.compile(rb'"\s*:')
+
+
+def _key_ends(body: bytes) -> int:
+    """How many '"' followed by ':' (whitespace between allowed) close a key: those whose quote is not escaped.
+
+    Inside a string every quote is escaped, and a string may well hold '":' (a managedFields key such as
+    'k:{"uid":"..."}' does), so a '":' preceded by an odd run of backslashes is not a key end. Counting
+    '":' after k backslashes with alternating signs counts exactly those with an odd run; an escaped quote
+    with whitespace before its ':' is not subtracted, which can only send a body down the slow path.
+    """
+    n = len(_QUOTE_COLON.findall(body))
+    k, sign = 1, 1
+    while True:
+        c = body.count(b"\\" * k + b'":')
+        if not c:
+            return n
+        n -= sign * c
+        k, sign = k + 1, -sign
 
 
 def _key_count(value: Any) -> int:
@@ -97,9 +115,10 @@ def decode_any(content_type: str, body: bytes) -> tuple[Any, Dups]:
     except orjson.JSONDecodeError:
         pass  # NaN, 64-bit overflow, bad UTF-8, not JSON: the path below decides
     else:
-        # Every key ends with '"' and ':' (whitespace between allowed), so the text holds at least as many
-        # of those as it has keys; if the decoded tree kept them all, no key was duplicated.
-        if len(_KEY_END.findall(body)) == _key_count(fast):
+        # Every key ends with an unescaped '"' and ':' (whitespace between allowed), and nothing else does, so
+        # the text holds exactly as many of those as it has keys; if the decoded tree kept them all, no key
+        # was duplicated.
+        if _key_ends(body) == _key_count(fast):
             return fast, {}
     dups: Dups = {}
 

@@ -50,15 +50,14 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-def general(plural_group: tuple[str, str], new: dict[str, Any]) -> Any:
-    """The general walk of an Update by one manager on an object that did not exist."""
-    s = REGISTRY.lookup(plural_group[0], "v1", plural_group[1])
-    assert s is not None
+def plain(s: Any, old: dict[str, Any] | None, new: dict[str, Any], manager: str = "m") -> Any:
+    """The general walk of an Update by ``manager``, both objects whole (``old`` None: a create)."""
     new = copy.deepcopy(new)
-    entries = mf.base_entries(None, new)
-    before: dict[Path, Node] = {("f:" + k,): Node({}, False, False) for k in ("metadata", "spec", "status")}
+    entries = mf.base_entries(old, new)
+    before: dict[Path, Node] = mf.nodes(s, mf.without_managed(old), "") if old is not None else \
+        {("f:" + k,): Node({}, False, False) for k in ("metadata", "spec", "status")}
     changed, removed = mf.compare(before, mf.nodes(s, mf.without_managed(new), ""))
-    me = mf.Entry("m", mf.UPDATE, s.api_version)
+    me = mf.Entry(manager, mf.UPDATE, s.api_version)
     mf.reconcile(entries, me, changed, removed, force=True)
     if changed:
         mine = mf.find(entries, me)
@@ -73,7 +72,7 @@ def test_create_shortcut_equals_the_general_walk(group: str, plural: str, obj: d
     s = REGISTRY.lookup(group, "v1", plural)
     assert s is not None
     obj = dict(obj, apiVersion=s.api_version, kind=s.kind)
-    expected = general((group, plural), obj)
+    expected = plain(s, None, obj)
     tracked = copy.deepcopy(obj)
     mf.tracker(s, "m")(None, tracked)
     got = tracked["metadata"].get("managedFields")

@@ -74,6 +74,21 @@ def test_warn_and_ignore_drop_unknown_fields_and_keep_the_last_duplicate() -> No
             "name": "nginx", "image": "nginx:latest", "imagePullPolicy": "Never"}
 
 
+@pytest.mark.parametrize("body, dups", [
+    # managedFields keys hold '":' inside a string: not key ends, so the fast decode stays exact
+    (b'{"metadata":{"managedFields":[{"fieldsV1":{"f:ownerReferences":{"k:{\\"uid\\":\\"1\\"}":{}}}}]}}', []),
+    (b'{"a":"x\\":","a":1}', ["a"]),  # an escaped quote before ':' in a value, then a real duplicate
+    (b'{"a\\\\":1,"a\\\\":2}', ["a\\"]),  # a key ending in a backslash: its quote is not escaped
+    (b'{"a" : 1, "a":2}', ["a"]),
+    (b'{"k\\"":{"z":1,"z":2}}', ["z"]),
+])
+def test_duplicate_keys_are_found_whatever_the_strings_hold(body: bytes, dups: list[str]) -> None:
+    obj, found = validation.decode("application/json", body)
+    assert obj == json.loads(body)  # the last duplicate wins, as in Go
+    assert sorted(k for keys in found.values() for k in keys) == dups
+    assert validation._key_ends(body) - len(dups) == validation._key_count(obj)
+
+
 def test_directive_defaults_to_warn_and_rejects_nonsense() -> None:
     assert validation.mode({}) == validation.WARN
     assert validation.mode({"fieldValidation": "Strict"}) == validation.STRICT
