@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 
-from kubelite.agent.streaming import readings
-from kubelite.agent.streaming.stats import CpuSample, nano_cores
+from kubelite.agent.streaming import readings, stats
+from kubelite.agent.streaming.backend import StatsNode, StatsPod, StatsVolume
+from kubelite.agent.streaming.stats import CpuSample, SummaryCollector, nano_cores
 from kubelite.api.security.kubeconfig import build_kubeconfig, write_kubeconfig
 from kubelite.api.security.pki import ensure_pki
 from kubelite.errors import KubeliteError
@@ -147,6 +148,36 @@ def test_disk_usage_counts_like_du(tmp_path: Path) -> None:
     assert 100_000 <= u.bytes < 1_000_000
     with pytest.raises(OSError):
         readings.disk_usage(str(tmp_path / "missing"))
+
+
+class _Volumes:
+    """A StatsSource of one pod with one volume and no running container."""
+
+    def __init__(self, d: Path) -> None:
+        self.d = d
+
+    def stats_node(self) -> StatsNode:
+        return StatsNode("n", str(self.d), str(self.d), 0)
+
+    def stats_pods(self) -> list[StatsPod]:
+        return [StatsPod("ns", "p", "uid", "", (), (StatsVolume("v", str(self.d / "v"), True),))]
+
+
+def test_a_walk_is_reused_for_a_while_then_redone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "v").mkdir()
+    (tmp_path / "v/a").write_bytes(b"x" * 100_000)
+    collector = SummaryCollector(_Volumes(tmp_path))
+
+    def used() -> int:
+        ((_, usage, _),) = collector.storage(collector.snapshot()).volumes["uid"]
+        assert usage is not None
+        return usage.bytes
+
+    first = used()
+    (tmp_path / "v/b").write_bytes(b"y" * 200_000)
+    assert used() == first  # polled again at once: the last walk's result
+    monkeypatch.setattr(stats, "USAGE_TTL", 0.0)
+    assert used() >= first + 200_000  # once it is old enough, walked again
 
 
 def test_interfaces_and_default_route(tmp_path: Path) -> None:

@@ -43,6 +43,10 @@ from kubelite.errors import KubeliteError
 
 log = logging.getLogger(__name__)
 FIRST_INTERVAL = 0.2  # seconds between the two snapshots of a first request
+# A walk's result is reused this long: a volume of a million files takes seconds to walk, and a client polling
+# the Summary must not make the agent walk it on every request (the kubelet walks once a minute, in the
+# background, and serves the last result).
+USAGE_TTL = 10.0
 NODE_KEY = "/"
 PROC = Path("/proc")  # the node's own CPU sample, next to the containers' runtime ids
 
@@ -89,6 +93,7 @@ class SummaryCollector:
     def __init__(self, source: StatsSource) -> None:
         self.source = source
         self.samples: dict[str, CpuSample] = {}
+        self.usages: dict[str, tuple[float, readings.Usage]] = {}  # path -> (when walked, monotonic; result)
 
     def snapshot(self) -> Snapshot:
         """Every counter the Summary needs, read now (blocking: call it in a thread)."""
@@ -126,14 +131,29 @@ class SummaryCollector:
                       _fs(readings.filesystem(info.image_fs_path), snap.time))
         for pod, got in snap.pods:
             for c in pod.containers:
-                layer = _usage(c.writable_layer) if c.name in got and c.writable_layer else None
+                layer = self._usage(c.writable_layer) if c.name in got and c.writable_layer else None
                 if layer is not None:
                     out.layers[c.id] = layer
-            out.volumes[pod.uid] = [(v, _usage(v.path), _fs_of(v.path, snap.time)) for v in pod.volumes]
+            out.volumes[pod.uid] = [(v, self._usage(v.path), _fs_of(v.path, snap.time)) for v in pod.volumes]
             pids = [c.pid for c in pod.containers if c.name in got and c.pid]
             if pids:
                 out.networks[pod.uid] = _network(PROC / str(pids[0]) / "net/dev", snap.time, "eth0")
+        measured = {c.writable_layer for pod, _ in snap.pods for c in pod.containers} | \
+            {v.path for pod, _ in snap.pods for v in pod.volumes}
+        self.usages = {p: u for p, u in self.usages.items() if p in measured}  # what is gone is forgotten
         return out
+
+    def _usage(self, path: str) -> readings.Usage | None:
+        now = time.monotonic()
+        cached = self.usages.get(path)
+        if cached is not None and now - cached[0] < USAGE_TTL:
+            return cached[1]
+        try:
+            usage = readings.disk_usage(path)
+        except OSError:  # not set up yet, or removed since it was listed
+            return None
+        self.usages[path] = (now, usage)
+        return usage
 
     def _remember(self, snap: Snapshot) -> None:
         new = {NODE_KEY: CpuSample(snap.node_cpu_ns, snap.at_ns)}
@@ -235,13 +255,6 @@ class Storage:
     volumes: dict[str, list[tuple[StatsVolume, readings.Usage | None, dict[str, Any] | None]]] = \
         field(default_factory=dict)  # by pod uid
     networks: dict[str, dict[str, Any] | None] = field(default_factory=dict)  # by pod uid
-
-
-def _usage(path: str) -> readings.Usage | None:
-    try:
-        return readings.disk_usage(path)
-    except OSError:  # not set up yet, or removed since it was listed
-        return None
 
 
 def _fs_of(path: str, at: str) -> dict[str, Any] | None:
