@@ -47,8 +47,8 @@ FIRST_INTERVAL = 0.2  # seconds between the two snapshots of a first request
 # the Summary must not make the agent walk it on every request (the kubelet walks once a minute, in the
 # background, and serves the last result).
 USAGE_TTL = 10.0
-NODE_KEY = "/"
-PROC = Path("/proc")  # the node's own CPU sample, next to the containers' runtime ids
+NODE_KEY = "/"  # the node's own CPU sample, next to the containers' runtime ids
+PROC = Path("/proc")
 
 
 @dataclass(frozen=True)
