@@ -72,6 +72,7 @@ def decode(content_type: str, body: bytes) -> tuple[Obj, Dups]:
 
 
 _QUOTE_COLON = re.compile(rb'"\s*:')
+_MAX_BACKSLASHES = 16
 
 
 def _key_ends(body: bytes) -> int:
@@ -80,7 +81,8 @@ def _key_ends(body: bytes) -> int:
     Inside a string every quote is escaped, and a string may well hold '":' (a managedFields key such as
     'k:{"uid":"..."}' does), so a '":' preceded by an odd run of backslashes is not a key end. Counting
     '":' after k backslashes with alternating signs counts exactly those with an odd run; an escaped quote
-    with whitespace before its ':' is not subtracted, which can only send a body down the slow path.
+    with whitespace before its ':' is not subtracted, which can only send a body down the slow path; so
+    does a run of more than a few backslashes (-1).
     """
     n = len(_QUOTE_COLON.findall(body))
     k, sign = 1, 1
@@ -88,6 +90,8 @@ def _key_ends(body: bytes) -> int:
         c = body.count(b"\\" * k + b'":')
         if not c:
             return n
+        if k == _MAX_BACKSLASHES:  # a crafted run of backslashes must not cost a pass over the body each
+            return -1  # matches no key count: the exact parser decides
         n -= sign * c
         k, sign = k + 1, -sign
 
