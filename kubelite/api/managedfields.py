@@ -278,13 +278,28 @@ def created_fields(s: Strategy, new: Obj) -> dict[str, Any] | None:
 
 
 def _differing(old: Obj, new: Obj) -> tuple[Obj, Obj]:
-    """Both objects without the top-level fields they share unchanged: those add nothing to what changed or
-    went, and an update (a Lease renewal, a status write) usually touches one of spec, status or metadata.
-    ``metadata`` stays, for :func:`nodes` (:func:`_same_metadata` says whether to walk it)."""
+    """Both objects without the fields they share unchanged, at the top level and one below it (in spec,
+    in status): those add nothing to what changed or went, and an update (a Lease renewal, a status write)
+    usually touches a few fields of one of spec, status or metadata. ``metadata`` stays, for :func:`nodes`
+    (:func:`_same_metadata` says whether to walk it)."""
     same = {k for k, v in old.items() if k != "metadata" and k in new and new[k] == v}
+    old = {k: v for k, v in old.items() if k not in same}
+    new = {k: v for k, v in new.items() if k not in same}
+    for k, v in old.items():
+        w = new.get(k)
+        if k != "metadata" and isinstance(v, dict) and isinstance(w, dict):
+            old[k], new[k] = _without_shared(v, w)
+    return old, new
+
+
+def _without_shared(a: dict[str, Any], b: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``a`` and ``b`` without the keys they hold with equal values, but never emptied where they were not:
+    an empty map walks as a leaf, a filled one as a container, and that difference would read as a change."""
+    same = [k for k, v in a.items() if k in b and b[k] == v]
     if not same:
-        return old, new
-    return ({k: v for k, v in old.items() if k not in same}, {k: v for k, v in new.items() if k not in same})
+        return a, b
+    drop = set(same[1:] if len(same) in (len(a), len(b)) else same)
+    return {k: v for k, v in a.items() if k not in drop}, {k: v for k, v in b.items() if k not in drop}
 
 
 def _same_metadata(old: Obj | None, new: Obj) -> bool:

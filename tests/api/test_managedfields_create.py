@@ -50,14 +50,15 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-def plain(s: Any, old: dict[str, Any] | None, new: dict[str, Any], manager: str = "m") -> Any:
-    """The general walk of an Update by ``manager``, both objects whole (``old`` None: a create)."""
+def plain(s: Any, old: dict[str, Any] | None, new: dict[str, Any], manager: str = "m", sub: str = "") -> Any:
+    """The general walk of an Update by ``manager`` through ``sub``, both objects whole (``old`` None: a
+    create)."""
     new = copy.deepcopy(new)
     entries = mf.base_entries(old, new)
-    before: dict[Path, Node] = mf.nodes(s, mf.without_managed(old), "") if old is not None else \
+    before: dict[Path, Node] = mf.nodes(s, mf.without_managed(old), sub) if old is not None else \
         {("f:" + k,): Node({}, False, False) for k in ("metadata", "spec", "status")}
-    changed, removed = mf.compare(before, mf.nodes(s, mf.without_managed(new), ""))
-    me = mf.Entry(manager, mf.UPDATE, s.api_version)
+    changed, removed = mf.compare(before, mf.nodes(s, mf.without_managed(new), sub))
+    me = mf.Entry(manager, mf.UPDATE, s.api_version, subresource=sub)
     mf.reconcile(entries, me, changed, removed, force=True)
     if changed:
         mine = mf.find(entries, me)
