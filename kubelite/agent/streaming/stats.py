@@ -48,7 +48,6 @@ FIRST_INTERVAL = 0.2  # seconds between the two snapshots of a first request
 # background, and serves the last result).
 USAGE_TTL = 10.0
 NODE_KEY = "/"  # the node's own CPU sample, next to the containers' runtime ids
-PROC = Path("/proc")
 
 
 @dataclass(frozen=True)
@@ -137,7 +136,7 @@ class SummaryCollector:
             out.volumes[pod.uid] = [(v, self._usage(v.path), _fs_of(v.path, snap.time)) for v in pod.volumes]
             pids = [c.pid for c in pod.containers if c.name in got and c.pid]
             if pids:
-                out.networks[pod.uid] = _network(PROC / str(pids[0]) / "net/dev", snap.time, "eth0")
+                out.networks[pod.uid] = _network(readings.PROC / str(pids[0]) / "net/dev", snap.time, "eth0")
         measured = {c.writable_layer for pod, _ in snap.pods for c in pod.containers} | \
             {v.path for pod, _ in snap.pods for v in pod.volumes}
         self.usages = {p: u for p, u in self.usages.items() if p in measured}  # what is gone is forgotten
@@ -189,7 +188,7 @@ class SummaryCollector:
         node["runtime"] = {"imageFs": image_fs}
         maxpid, curproc = readings.rlimit()
         node["rlimit"] = {"time": snap.time, "maxpid": maxpid, "curproc": curproc}
-        network = _network(PROC / "self/net/dev", snap.time, readings.default_interface())
+        network = _network(readings.PROC / "self/net/dev", snap.time, readings.default_interface())
         if network is not None:
             node["network"] = network
         return node
@@ -236,10 +235,7 @@ class SummaryCollector:
 
     @staticmethod
     def _logs(path: str, used: int, at: str) -> dict[str, Any]:
-        try:
-            fs = _fs(readings.filesystem(path), at)
-        except OSError:
-            fs = {"time": at}
+        fs = _fs_of(path, at) or {"time": at}
         fs["usedBytes"] = used
         fs["inodesUsed"] = 1 if used or path else 0
         return fs
