@@ -35,6 +35,7 @@ from kubelite.runtime.syscalls import (
     MS_BIND,
     SYSCALLS,
 )
+from kubelite.runtime.topdir import ensure_topdir
 
 KINDS = {"network": "net", "ipc": "ipc", "uts": "uts"}  # OCI namespace type -> /proc/self/ns name
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
@@ -88,7 +89,8 @@ class SandboxManager:
             return existing
         self.remove(uid)
         sb = Sandbox(uid, self.root / uid)
-        sb.dir.mkdir(parents=True)
+        ensure_topdir(self.root)
+        sb.dir.mkdir()
         try:
             Path(sb.hosts_file).write_text(hosts)
             Path(sb.hostname_file).write_text(hostname + "\n")

@@ -41,6 +41,7 @@ from kubelite.runtime import jsonbytes
 from kubelite.runtime.container import Runtime, now_rfc3339, parse_signal
 from kubelite.runtime.shim import ShimOptions, start_shim
 from kubelite.runtime.state import ContainerState, Status, pid_start_time, write_json_atomic
+from kubelite.runtime.topdir import ensure_topdir
 
 DEFAULT_IMAGE_NAMES = ("busybox", "busybox:latest", "docker.io/library/busybox:latest")
 
@@ -161,7 +162,8 @@ class Engine:
                                 f"{os.readlink(self.names / name)[:12]}") from None
         d = self.cdir / cid
         try:
-            d.mkdir(parents=True)
+            ensure_topdir(self.cdir)
+            d.mkdir()
             rootfs = d / "rootfs"
             rootfs.mkdir()
             self.snapshots.prepare_mounted(cid, image, rootfs)

@@ -39,6 +39,7 @@ from kubelite.images.manifest import digest_hex
 from kubelite.images.unpack import apply_layer
 from kubelite.paths import data_root
 from kubelite.runtime.syscalls import SYSCALLS
+from kubelite.runtime.topdir import ensure_topdir
 
 MS_RDONLY = 0x1
 MS_REMOUNT = 0x20
@@ -173,6 +174,7 @@ class OverlaySnapshotter:
                 n = meta["next"]
                 meta["next"] = n + 1
                 d = self.dir / str(n)
+                ensure_topdir(self.dir)
                 d.mkdir()
                 if kind == "active":
                     (d / "fs").mkdir(mode=0o755)

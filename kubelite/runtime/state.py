@@ -21,6 +21,7 @@ from typing import Any
 
 from kubelite.errors import AlreadyExists, Invalid, NotFound
 from kubelite.runtime import jsonbytes
+from kubelite.runtime.topdir import ensure_topdir
 
 ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
@@ -122,7 +123,9 @@ class StateStore:
     def reserve(self, cid: str) -> Path:
         """Make the container's directory; it existing already means the id is taken."""
         check_id(cid)
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o711)
+        if not self.root.is_dir():
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o711)
+        ensure_topdir(self.root)
         d = self.root / cid
         try:
             d.mkdir(mode=0o711)

@@ -44,6 +44,7 @@ from kubelite.agent.config.volumes.payloads import (
     projected_payload,
 )
 from kubelite.errors import Invalid, SystemFailure
+from kubelite.runtime.topdir import ensure_topdir
 
 T = TypeVar("T")
 PLUGINS = {
@@ -174,6 +175,7 @@ class VolumeManager:
             except ValueError as e:
                 raise VolumeInvalid(name, str(e)) from None
             return
+        ensure_topdir(self.root)
         path.mkdir(parents=True, exist_ok=True)
         if kind == "emptyDir":
             src = volume["emptyDir"] or {}
