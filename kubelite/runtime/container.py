@@ -83,11 +83,13 @@ class Runtime:
     def create(self, cid: str, bundle: Path, *, stdio: tuple[int, int, int] | None = None,
                wait_start: bool = True, spec: dict[str, Any] | None = None,
                annotations: dict[str, str] | None = None, shim_pid: int = 0,
-               started: str = "") -> tuple[ContainerState, Launched]:
+               started: str = "", in_place: bool = False) -> tuple[ContainerState, Launched]:
         """Create CID from BUNDLE: a process waiting in its namespaces for `start` (or running, if not wait_start).
 
         ``shim_pid`` and ``started`` go into the state's first save: a supervisor that knows them already
-        spares a rewrite of state.json (each one a new file, renamed over the old)."""
+        spares a rewrite of state.json (each one a new file, renamed over the old). ``in_place``: the caller
+        exists for this container alone and forks nothing else (see :func:`launcher.launch`); hooks, which
+        are forked processes, keep the usual path."""
         bundle = bundle.resolve()
         if spec is None:
             spec = oci.load_bundle(bundle)
@@ -113,7 +115,8 @@ class Runtime:
             if wait_start:
                 os.mkfifo(st.fifo, 0o600)
             launched = launch(spec, rootfs, cgroup=cg, cgroup_version=self.cgroup_version, stdio=stdio,
-                              exec_fifo=str(st.fifo) if wait_start else None, seccomp_program=program)
+                              exec_fifo=str(st.fifo) if wait_start else None, seccomp_program=program,
+                              in_place=in_place and not spec.get("hooks"))
             st.pid = launched.pid
             st.pid_start = pid_start_time(launched.pid) or 0
             st.shim_pid, st.started = shim_pid, started

@@ -79,15 +79,17 @@ def ready_state(runtime: Runtime, cid: str, line: bytes) -> ContainerState:
     return runtime.load(cid)
 
 
-def become_shim(runtime: Runtime, opts: ShimOptions, ready_fd: int) -> NoReturn:
+def become_shim(runtime: Runtime, opts: ShimOptions, ready_fd: int, *, daemonize: bool = True) -> NoReturn:
     """In a freshly forked child: start a new session, fork the shim from it and exit.
 
     The shim reports ``{"ok": true}`` or ``{"error": ..., "kind": ...}`` as one line on ``ready_fd``
-    (a pipe or a socket, whatever the caller reads). Shared by :func:`start_shim` and the zygote.
+    (a pipe or a socket, whatever the caller reads). Shared by :func:`start_shim` and the zygote, whose
+    children become shims without the second fork (``daemonize=False``): it reaps them itself, and
+    when it goes they are re-parented as any orphan is.
     """
     try:
         os.setsid()
-        if os.fork():
+        if daemonize and os.fork():
             os._exit(0)
         _detach_from_caller(ready_fd)
         _Shim(runtime, opts, ready_fd).run()
@@ -206,7 +208,8 @@ class _Shim:
         st, launched = self.runtime.create(self.opts.cid, self.opts.bundle, spec=self.opts.spec, stdio=stdio,
                                            wait_start=self.opts.wait_attach, annotations=self.opts.annotations,
                                            shim_pid=os.getpid(),
-                                           started="" if self.opts.wait_attach else now_rfc3339())
+                                           started="" if self.opts.wait_attach else now_rfc3339(),
+                                           in_place=self.opts.on_exit is None)
         if stdio is not None:
             for fd in stdio:
                 os.close(fd)

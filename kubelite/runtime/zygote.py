@@ -34,6 +34,7 @@ import importlib
 import json
 import os
 import pkgutil
+import signal
 import socket
 import subprocess
 import sys
@@ -182,7 +183,7 @@ def _child(fd: int) -> None:  # pragma: no cover - forked child
         with contextlib.suppress(OSError):
             conn.sendall(json.dumps({"error": f"bad shim request: {e}", "kind": "SystemFailure"}).encode() + b"\n")
         os._exit(1)
-    become_shim(runtime, opts, conn.detach())
+    become_shim(runtime, opts, conn.detach(), daemonize=False)
 
 
 def _reap() -> None:
@@ -196,7 +197,10 @@ def _reap() -> None:
 
 
 def serve(control: socket.socket) -> None:
-    control.settimeout(1.0)  # wakes to reap the children that have become shims
+    # The children are the shims: reaped as they exit, so an ended shim's pid does not linger as a
+    # zombie that looks alive. (A shim sets its own handler before it forks anything.)
+    signal.signal(signal.SIGCHLD, lambda *_: _reap())
+    control.settimeout(1.0)  # and wakes now and then to reap, should a signal be missed
     gc.collect()
     gc.freeze()  # what is imported now is shared with every shim: the collector must not touch it
     while True:

@@ -115,3 +115,38 @@ def test_concurrent_starts(zengine: tuple[Engine, Zygote]) -> None:
     views = [engine.view(r) for r in recs]
     assert all(v.status == "running" for v in views)
     assert len({v.state.pid for v in views if v.state is not None}) == len(recs)
+
+
+def _ppid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _ns(pid: int, kind: str) -> str:
+    return os.readlink(f"/proc/{pid}/ns/{kind}")
+
+
+def test_the_zygote_forks_the_shim_and_the_shim_forks_the_container(zengine: tuple[Engine, Zygote]) -> None:
+    """No intermediate processes: the shim is the zygote's child and the container's init the shim's, and
+    the shim stays in the host's mount namespace (where it may be; its pid namespace is only for children)."""
+    engine, z = zengine
+    rec = engine.create(RunOptions(image="busybox", command=["sleep", "1000"], detach=True))
+    st = engine.start(rec)
+    assert _ppid(st.shim_pid) == z.pid
+    assert _ppid(st.pid) == st.shim_pid
+    assert _ns(st.shim_pid, "mnt") == _ns(os.getpid(), "mnt") != _ns(st.pid, "mnt")
+    assert _ns(st.shim_pid, "pid") == _ns(os.getpid(), "pid") != _ns(st.pid, "pid")
+    assert _ns(st.shim_pid, "pid_for_children") == _ns(st.pid, "pid")
+    # and the container is PID 1 of its own namespace
+    status = Path(f"/proc/{st.pid}/status").read_text()
+    assert next(line for line in status.splitlines() if line.startswith("NSpid:")).split()[-1] == "1"
+
+
+def test_an_ended_shim_is_reaped_by_the_zygote(zengine: tuple[Engine, Zygote]) -> None:
+    engine, _ = zengine
+    rec = engine.create(RunOptions(image="busybox", command=["true"], detach=True))
+    st = engine.start(rec)
+    assert engine.wait_exit(rec, 30) is not None
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{st.shim_pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not Path(f"/proc/{st.shim_pid}").exists()  # no zombie left behind
