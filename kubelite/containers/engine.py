@@ -27,7 +27,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,7 @@ from kubelite.paths import data_root, state_root
 from kubelite.runtime import jsonbytes
 from kubelite.runtime.container import Runtime, now_rfc3339, parse_signal
 from kubelite.runtime.shim import ShimOptions, start_shim
-from kubelite.runtime.state import ContainerState, Status, pid_start_time, write_json_atomic
+from kubelite.runtime.state import ContainerState, Status, pid_start_time, shallow_fields, write_json_atomic
 from kubelite.runtime.topdir import ensure_topdir
 
 DEFAULT_IMAGE_NAMES = ("busybox", "busybox:latest", "docker.io/library/busybox:latest")
@@ -171,10 +171,8 @@ class Engine:
             # Compact, via orjson: a spec with a seccomp profile is large, on the path of every container start.
             (d / "config.json").write_bytes(jsonbytes.dumps(spec))
             rec = ContainerRecord(id=cid, name=name, image=image.name, image_id=image.id, created=now_rfc3339(),
-                                  args=spec["process"]["args"], options=asdict(opts), dir=d)
-            meta = asdict(rec)
-            meta.pop("dir")
-            write_json_atomic(d / "meta.json", meta)
+                                  args=spec["process"]["args"], options=shallow_fields(opts), dir=d)
+            write_json_atomic(d / "meta.json", shallow_fields(rec, drop=("dir",)))
             return rec
         except BaseException:
             self.snapshots.remove(cid)  # unmounts it too, if it got that far

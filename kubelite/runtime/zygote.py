@@ -152,9 +152,13 @@ def _preload() -> None:
     from kubelite.runtime.container import compiled_seccomp
 
     compiled_seccomp(seccomp.default_profile())
+    from kubelite.runtime import cgroups
+    from kubelite.runtime.cgroups.v1 import manager as v1
     from kubelite.runtime.rootfs import v1_hierarchies
 
     v1_hierarchies()
+    if cgroups.detect(cgroups.ROOT) == "v1":
+        v1.warm(cgroups.ROOT)
 
 
 def _read_request(conn: socket.socket) -> dict[str, Any]:

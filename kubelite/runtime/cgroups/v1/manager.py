@@ -10,6 +10,7 @@ systemd named hierarchy is left alone: kubelite is its own cgroup driver.
 
 import os
 import signal
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,32 +23,55 @@ from kubelite.runtime.cgroups.v1 import cpu, cpuset, devices, freezer, memory, p
 HIERARCHIES = ("cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "devices", "blkio")
 
 
+@dataclass(frozen=True)
+class _Layout:
+    found: dict[str, Path]  # hierarchy -> its directory under the root
+    bases: list[Path]  # one directory per distinct mount (co-mounted controllers share one)
+    cpuset: Path | None  # the base that is the cpuset hierarchy
+
+
+# Root (and the identity of its directory) -> its layout. Finding it takes a stat and a realpath of every
+# hierarchy (~100 system calls), and the runtime makes a manager for every container operation; the
+# mounts under a cgroup root do not change while kubelite runs, and a root mounted anew is a new inode.
+_layouts: dict[tuple[str, int, int], _Layout] = {}
+
+
+def warm(root: Path) -> None:
+    """Find ``root``'s layout now (the agent's zygote does, before it forks the shims that need it)."""
+    if root.is_dir():
+        _layout(root)
+
+
+def _layout(root: Path) -> _Layout:
+    st = os.stat(root)
+    key = (str(root), st.st_dev, st.st_ino)
+    layout = _layouts.get(key)
+    if layout is None:
+        found = {h: root / h for h in HIERARCHIES if (root / h).is_dir()}
+        seen: dict[str, Path] = {}
+        for base in found.values():
+            seen.setdefault(os.path.realpath(base), base)
+        cpuset_real = os.path.realpath(root / "cpuset") if "cpuset" in found else None
+        cpuset = next((b for real, b in seen.items() if real == cpuset_real), None)
+        layout = _layouts[key] = _Layout(found, list(seen.values()), cpuset)
+    return layout
+
+
 class V1Manager(TreeManager):
     def __init__(self, path: str, root: Path) -> None:
         self.path = path
         self.root = root
         self._rel = path.lstrip("/")
-        self._found: dict[str, Path] | None = None
-        self._distinct: list[Path] | None = None
 
     def _hierarchies(self) -> dict[str, Path]:
-        # Looked up once per manager: the runtime makes one per container operation, and a create or
-        # destroy asks many times (realpath and stat of eight mounts cost ~3 ms each round here).
-        if self._found is None:
-            self._found = {h: self.root / h for h in HIERARCHIES if (self.root / h).is_dir()}
-        return self._found
+        return _layout(self.root).found
 
     def paths(self) -> dict[str, Path]:
         return {h: base / self._rel for h, base in self._hierarchies().items()}
 
     def _bases(self) -> list[Path]:
         """One root per distinct mount (co-mounted controllers share one)."""
-        if self._distinct is None:
-            seen: dict[str, Path] = {}
-            for base in self._hierarchies().values():
-                seen.setdefault(os.path.realpath(base), base)
-            self._distinct = list(seen.values())
-        return self._distinct
+        return _layout(self.root).bases
 
     def _dirs(self) -> list[Path]:
         return [base / self._rel for base in self._bases()]
@@ -63,11 +87,15 @@ class V1Manager(TreeManager):
         return d
 
     def create(self) -> None:
-        if not self._hierarchies():
+        layout = _layout(self.root)
+        if not layout.found:
             raise SystemFailure(f"cgroup v1: no controller hierarchies under {self.root}")
-        cpuset_root = os.path.realpath(self.root / "cpuset")
-        for base in self._bases():
-            is_cpuset = os.path.realpath(base) == cpuset_root
+        for base in layout.bases:
+            is_cpuset = base == layout.cpuset
+            leaf = base / self._rel
+            if not is_cpuset and leaf.parent != base and fs.exists(leaf.parent):
+                fs.mkdir(leaf)  # the usual case, the pod's cgroup there already: one mkdir, not one per level
+                continue
             parent = base
             for part in self._rel.split("/"):
                 current = parent / part
