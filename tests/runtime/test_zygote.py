@@ -4,6 +4,7 @@ and their supervisors are forks of a small interpreter, not of the caller."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -150,3 +151,15 @@ def test_an_ended_shim_is_reaped_by_the_zygote(zengine: tuple[Engine, Zygote]) -
     while Path(f"/proc/{st.shim_pid}").exists() and time.monotonic() < deadline:
         time.sleep(0.01)
     assert not Path(f"/proc/{st.shim_pid}").exists()  # no zombie left behind
+
+
+def test_a_container_started_in_place_inherits_no_ignored_or_blocked_signal(
+        zengine: tuple[Engine, Zygote]) -> None:
+    engine, _ = zengine
+    rec = engine.create(RunOptions(image="busybox", command=["grep", "-E", "SigIgn|SigBlk", "/proc/self/status"],
+                                   detach=True))
+    engine.start(rec)
+    exit_ = engine.wait_exit(rec, 30)
+    assert exit_ is not None and exit_["exitCode"] == 0
+    log = Path(rec.log_path).read_text()
+    assert re.search(r"SigIgn:\s+0+\n", log) and re.search(r"SigBlk:\s+0+\n", log), log
