@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from kubelite.errors import SystemFailure
+from kubelite.runtime import jsonbytes
 from kubelite.runtime.container import Runtime
 from kubelite.runtime.shim import ShimOptions, become_shim, ready_state, start_shim
 from kubelite.runtime.state import ContainerState
@@ -115,11 +116,11 @@ class Zygote:
         """Create (and start unless ``wait_attach``) the container under a shim forked by the zygote."""
         if opts.on_exit is not None:
             return start_shim(runtime, opts)
-        request = json.dumps({
+        request = jsonbytes.dumps({
             "root": str(runtime.store.root), "cgroup_root": str(runtime.cgroup_root),
             "cid": opts.cid, "bundle": str(opts.bundle), "spec": opts.spec, "log_path": opts.log_path,
             "stdin": opts.stdin, "wait_attach": opts.wait_attach, "annotations": opts.annotations,
-        }).encode() + b"\n"
+        }) + b"\n"
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         with mine:
             try:
@@ -172,7 +173,7 @@ def _read_request(conn: socket.socket) -> dict[str, Any]:
         size += len(data)
         if size > MAX_REQUEST:
             raise ValueError("request too large")
-    return dict(json.loads(b"".join(chunks)))
+    return dict(jsonbytes.loads(b"".join(chunks)))
 
 
 def _child(fd: int) -> None:  # pragma: no cover - forked child
