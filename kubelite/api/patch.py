@@ -51,7 +51,7 @@ def merge_patch(target: JSON, patch: JSON) -> JSON:
     """RFC 7386. ``target`` is left as it was, but the result shares the subtrees the patch does not touch
     (copying a whole pod for a status patch was most of its cost); nothing of ``patch`` is shared."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch) if isinstance(patch, list) else patch
+        return jsonfast.copy(patch) if isinstance(patch, list) else patch
     out = dict(target) if isinstance(target, dict) else {}
     for k, v in patch.items():
         if v is None:
