@@ -198,6 +198,8 @@ class NodeReporter:
                     await self.register()
             except (KubeliteError, Conflict) as e:
                 log.warning("node heartbeat failed: %s", e)
+            except Exception:  # noqa: BLE001 - say why, and keep beating: a dead heartbeat makes the node NotReady
+                log.exception("node heartbeat failed")
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="node heartbeat")

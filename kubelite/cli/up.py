@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from kubelite.api.server import APIServer
 
 Stop = Callable[[], Awaitable[None]]
+log = logging.getLogger("kubelite.up")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -128,8 +129,13 @@ async def serve(config: Any, *, agent: bool, ready: Callable[[APIServer], None] 
                 ready(server)
             await stopping.wait()
     finally:
+        # Every part is stopped, whatever another's stop raised: one left running (its tasks cancelled only
+        # when the loop closes) can wait forever on a server that no longer answers.
         for stop in reversed(stops):
-            await stop()
+            try:
+                await stop()
+            except Exception:
+                log.exception("stopping %s failed", getattr(stop, "__qualname__", stop))
         await server.stop()
 
 def main(argv: list[str]) -> int:

@@ -119,15 +119,22 @@ class LeaderElector:
             self._observed, self._observed_at = spec, time.monotonic()
 
     async def release(self) -> None:
-        """Give the Lease up (only if we still hold it), so a successor need not wait for it to expire."""
-        with contextlib.suppress(KubeliteError):
-            lease = await self.client.get(self.path)
-            spec = lease.get("spec") or {}
-            if spec.get("holderIdentity") != self.identity:
-                return
-            now = micro_time()
-            await self.client.replace(self.path, {**lease, "spec": {
-                **spec, "holderIdentity": "", "leaseDurationSeconds": 1, "renewTime": now, "acquireTime": now}})
+        """Give the Lease up (only if we still hold it), so a successor need not wait for it to expire.
+
+        Bounded by the renew deadline: it runs while stopping, and a server that stopped answering must not
+        hold the stop up (the Lease then expires, as it would after a crash)."""
+        with contextlib.suppress(KubeliteError, TimeoutError):
+            async with asyncio.timeout(self.config.renew_deadline):
+                await self._release()
+
+    async def _release(self) -> None:
+        lease = await self.client.get(self.path)
+        spec = lease.get("spec") or {}
+        if spec.get("holderIdentity") != self.identity:
+            return
+        now = micro_time()
+        await self.client.replace(self.path, {**lease, "spec": {
+            **spec, "holderIdentity": "", "leaseDurationSeconds": 1, "renewTime": now, "acquireTime": now}})
 
     # --- the loops -----------------------------------------------------------------------------------
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -54,3 +56,36 @@ def test_up_serves_kubectl_and_stops(tmp_path: Path, sig: signal.Signals) -> Non
             proc.wait()
             raise
     assert code == 0
+
+
+def test_up_keeps_its_heartbeat_and_stops_cleanly_after_the_agent_dir_was_removed(tmp_path: Path) -> None:
+    """The node's status cannot be read without the agent's data dir: the heartbeat says why and goes on (it
+    used to die, and the stop then re-raised its error and hung), and the cluster stops as usual."""
+    if os.geteuid() != 0:
+        pytest.skip("kubelite up needs root")
+    data, port, log = tmp_path / "kl", free_port(), tmp_path / "up.log"
+    env = dict(os.environ, PYTHONPATH=str(REPO), KUBELITE_ROOT=str(tmp_path / "root"),
+               KUBELITE_STATE=str(tmp_path / "state"))
+    with open(log, "wb") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "kubelite.cli.main", "up", "--data-dir", str(data),
+                                 "--port", str(port)], stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "export KUBECONFIG=" in line:
+                break
+        shutil.rmtree(data / "agent")
+        deadline = time.monotonic() + 30  # the heartbeat comes every 10 s
+        while "node heartbeat failed" not in log.read_text(errors="replace"):
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text(errors="replace")[-3000:]
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"kubelite up hung while stopping: {log.read_text(errors='replace')[-3000:]}") from None
+    assert code == 0
+    assert "kubelite: stopped" in log.read_text(errors="replace")
