@@ -166,7 +166,9 @@ def close_other_fds(keep: set[int]) -> None:
                 pass
 
 
-_CHILDREN_ONLY = {"pid": sc.CLONE_NEWPID, "time": sc.CLONE_NEWTIME}
+# The namespaces that setns/unshare change for the caller's children only, not for the caller.
+_CHILDREN_ONLY = frozenset({"pid", "time"})
+_CHILDREN_ONLY_FLAGS = sc.CLONE_NEWPID | sc.CLONE_NEWTIME
 
 
 def _join(kind: str, path: str) -> None:
@@ -199,7 +201,7 @@ def _fork_init_here(spec: dict[str, Any], rootfs: str, sock: socket.socket, pare
     for kind, path in here:
         assert path is not None
         _join(kind, path)
-    flags_here = new_flags & (sc.CLONE_NEWPID | sc.CLONE_NEWTIME)
+    flags_here = new_flags & _CHILDREN_ONLY_FLAGS
     if flags_here:
         sc.SYSCALLS.unshare(flags_here)
     pid = os.fork()

@@ -19,8 +19,10 @@ pytestmark = pytest.mark.root
 
 
 def start_up(data: Path, port: int) -> tuple[subprocess.Popen[str], str]:
-    """Start `kubelite up` and read its banner up to the kubeconfig line."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    """Start `kubelite up` (its images and containers beside DATA, not the host's) and read its banner up to the
+    kubeconfig line."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), KUBELITE_ROOT=str(data.parent / "root"),
+               KUBELITE_STATE=str(data.parent / "state"))
     proc = subprocess.Popen([sys.executable, "-m", "kubelite.cli.main", "up", "--data-dir", str(data),
                              "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, env=env)
