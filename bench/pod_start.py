@@ -45,7 +45,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from api_bench import cpu_s  # noqa: E402
+from api_bench import cpu_s, host_speed  # noqa: E402
 
 from kubelite.api.client import APIClient, resource_path  # noqa: E402
 from tests.agent.nodecluster import NodeCluster, start_node_cluster, stop_node_cluster  # noqa: E402
@@ -164,6 +164,7 @@ async def run(c: NodeCluster, single: int, burst: int, perf_out: str | None = No
         await asyncio.sleep(settle)
         if not cold:  # one open connection per create to come (see the module's doc)
             await asyncio.gather(*(client.get("/version") for _ in range(burst)))
+        speed = host_speed()  # the node idle, just before the burst
         rss0 = rss_kib(c.proc.pid)
         perf = None
         if perf_out:  # the whole machine, call graphs, for the burst alone
@@ -179,7 +180,7 @@ async def run(c: NodeCluster, single: int, burst: int, perf_out: str | None = No
         print(f"burst of {burst}: p50 {statistics.median(lat) * 1000:.0f} ms, p99 {pct(lat, 0.99) * 1000:.0f} ms, "
               f"last {max(lat) * 1000:.0f} ms; node CPU per pod: {(cpu1[0] - cpu0[0]) / burst * 1000:.0f} ms "
               f"in `kubelite up` and its helpers, {(cpu1[1] - cpu0[1]) / burst * 1000:.0f} ms in the shims "
-              f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+              f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores); {speed}")
         await asyncio.sleep(10)
         cpu2 = node_cpu_s(c)
         print(f"idle with {burst} pods running: node CPU {(sum(cpu2) - sum(cpu1)) / 10 * 1000:.0f} ms per second")

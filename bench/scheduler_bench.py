@@ -55,7 +55,7 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(HERE))
 
-from api_bench import Server, cpu_s  # noqa: E402
+from api_bench import Server, cpu_s, host_speed  # noqa: E402
 
 from kubelite import gcpolicy  # noqa: E402
 from kubelite.api.client import APIClient, resource_path  # noqa: E402
@@ -321,6 +321,7 @@ async def run(args: argparse.Namespace) -> None:
 
 async def end_to_end(args: argparse.Namespace) -> float:
     """One end-to-end run on a fresh API server; its pods per second."""
+    speed = host_speed()  # before anything of the run starts, on an idle machine
     with tempfile.TemporaryDirectory(prefix="sched-bench-") as tmp:
         data = Path(tmp) / "data"
         server = Server(data, f"sqlite://{data.resolve()}/state.db")
@@ -335,7 +336,7 @@ async def end_to_end(args: argparse.Namespace) -> float:
                                            env=dict(os.environ, PYTHONPATH=str(REPO)))
             rate = await measure(client, args.pods, args.profile, not args.no_events, server.proc.pid,
                                  loadgen.pid if loadgen is not None else 0)
-            print(f"end to end: {rate:.0f} pods/s ({args.pods} pods on {args.nodes} nodes)", flush=True)
+            print(f"end to end: {rate:.0f} pods/s ({args.pods} pods on {args.nodes} nodes); {speed}", flush=True)
             return rate
         finally:
             if loadgen is not None:
