@@ -84,8 +84,6 @@ def pod(name: str) -> dict[str, object]:
 def host_speed() -> str:
     """A fixed pure-Python workload's time, best of five: this host runs in phases up to ~2x apart in speed,
     and only runs of one phase compare. Taken on an idle machine, printed beside each end-to-end result."""
-    import time
-
     best = float("inf")
     for _ in range(5):
         t0 = time.process_time()

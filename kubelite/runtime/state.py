@@ -128,9 +128,7 @@ class StateStore:
     def reserve(self, cid: str) -> Path:
         """Make the container's directory; it existing already means the id is taken."""
         check_id(cid)
-        if not self.root.is_dir():
-            self.root.mkdir(parents=True, exist_ok=True, mode=0o711)
-        ensure_topdir(self.root)
+        ensure_topdir(self.root, mode=0o711)
         d = self.root / cid
         try:
             d.mkdir(mode=0o711)

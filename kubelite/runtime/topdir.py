@@ -33,12 +33,16 @@ _UNSUPPORTED = {errno.ENOTTY, errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS, errn
                 errno.EROFS}
 
 
+def _flags(fd: int) -> int:
+    value: int = struct.unpack("i", fcntl.ioctl(fd, FS_IOC_GETFLAGS, struct.pack("i", 0)))[0]
+    return value
+
+
 def flags(path: str | Path) -> int | None:
     """The inode flags of ``path`` (``lsattr``), or None where the filesystem has none."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        value: int = struct.unpack("i", fcntl.ioctl(fd, FS_IOC_GETFLAGS, struct.pack("i", 0)))[0]
-        return value
+        return _flags(fd)
     except OSError as e:
         if e.errno in _UNSUPPORTED:
             return None
@@ -47,8 +51,9 @@ def flags(path: str | Path) -> int | None:
         os.close(fd)
 
 
-def ensure_topdir(path: str | Path) -> None:
-    """Make ``path`` (created if missing) a directory whose subdirectories are spread.
+def ensure_topdir(path: str | Path, mode: int = 0o777) -> None:
+    """Make ``path`` (created with ``mode`` if missing, parents too) a directory whose subdirectories are
+    spread.
 
     Checked on every call (four system calls, microseconds) rather than remembered: a directory removed
     and made again must be marked again.
@@ -56,10 +61,10 @@ def ensure_topdir(path: str | Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except FileNotFoundError:
-        os.makedirs(path, exist_ok=True)
+        os.makedirs(path, mode, exist_ok=True)
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        current = struct.unpack("i", fcntl.ioctl(fd, FS_IOC_GETFLAGS, struct.pack("i", 0)))[0]
+        current = _flags(fd)
         if not current & FS_TOPDIR_FL:
             fcntl.ioctl(fd, FS_IOC_SETFLAGS, struct.pack("i", current | FS_TOPDIR_FL))
     except OSError as e:

@@ -18,14 +18,14 @@ from tests.conftest import REPO
 pytestmark = pytest.mark.root
 
 
-def start_up(data: Path, port: int) -> tuple[subprocess.Popen[str], str]:
-    """Start `kubelite up` (its images and containers beside DATA, not the host's) and read its banner up to the
-    kubeconfig line."""
+def start_up(data: Path, port: int, log: Path | None = None) -> tuple[subprocess.Popen[str], str]:
+    """Start `kubelite up` (its images and containers beside DATA, not the host's; its log into LOG if given)
+    and read its banner up to the kubeconfig line."""
     env = dict(os.environ, PYTHONPATH=str(REPO), KUBELITE_ROOT=str(data.parent / "root"),
                KUBELITE_STATE=str(data.parent / "state"))
-    proc = subprocess.Popen([sys.executable, "-m", "kubelite.cli.main", "up", "--data-dir", str(data),
-                             "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, env=env)
+    with open(log or os.devnull, "wb") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "kubelite.cli.main", "up", "--data-dir", str(data),
+                                 "--port", str(port)], stdout=subprocess.PIPE, stderr=err, text=True, env=env)
     assert proc.stdout is not None
     banner = ""
     for line in proc.stdout:
@@ -65,17 +65,9 @@ def test_up_keeps_its_heartbeat_and_stops_cleanly_after_the_agent_dir_was_remove
     used to die, and the stop then re-raised its error and hung), and the cluster stops as usual."""
     if os.geteuid() != 0:
         pytest.skip("kubelite up needs root")
-    data, port, log = tmp_path / "kl", free_port(), tmp_path / "up.log"
-    env = dict(os.environ, PYTHONPATH=str(REPO), KUBELITE_ROOT=str(tmp_path / "root"),
-               KUBELITE_STATE=str(tmp_path / "state"))
-    with open(log, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "kubelite.cli.main", "up", "--data-dir", str(data),
-                                 "--port", str(port)], stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+    data, log = tmp_path / "kl", tmp_path / "up.log"
+    proc, _ = start_up(data, free_port(), log)
     try:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if "export KUBECONFIG=" in line:
-                break
         shutil.rmtree(data / "agent")
         deadline = time.monotonic() + 30  # the heartbeat comes every 10 s
         while "node heartbeat failed" not in log.read_text(errors="replace"):

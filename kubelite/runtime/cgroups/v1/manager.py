@@ -62,23 +62,30 @@ class V1Manager(TreeManager):
         self.path = path
         self.root = root
         self._rel = path.lstrip("/")
+        self._found: _Layout | None = None
+
+    @property
+    def _layout(self) -> _Layout:
+        if self._found is None:
+            self._found = _layout(self.root)
+        return self._found
 
     def _hierarchies(self) -> dict[str, Path]:
-        return _layout(self.root).found
+        return self._layout.found
 
     def paths(self) -> dict[str, Path]:
         return {h: base / self._rel for h, base in self._hierarchies().items()}
 
     def _bases(self) -> list[Path]:
         """One root per distinct mount (co-mounted controllers share one)."""
-        return _layout(self.root).bases
+        return self._layout.bases
 
     def _dirs(self) -> list[Path]:
         return [base / self._rel for base in self._bases()]
 
     def _dir(self, hierarchy: str) -> Path | None:
-        base = self.root / hierarchy
-        return base / self._rel if base.is_dir() else None
+        base = self._hierarchies().get(hierarchy)
+        return base / self._rel if base is not None else None
 
     def _need(self, hierarchy: str) -> Path:
         d = self._dir(hierarchy)
@@ -87,7 +94,7 @@ class V1Manager(TreeManager):
         return d
 
     def create(self) -> None:
-        layout = _layout(self.root)
+        layout = self._layout
         if not layout.found:
             raise SystemFailure(f"cgroup v1: no controller hierarchies under {self.root}")
         for base in layout.bases:
