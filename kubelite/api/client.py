@@ -19,18 +19,22 @@ Design choices:
   :meth:`APIClient.over_socket`: the server's Unix socket, plain HTTP. TLS over
   loopback cost those processes a sixth of their CPU (asyncio's TLS is Python code
   on every read and write, and each new pooled connection a handshake on both ends).
+- A client made by the server for its own process (``APIServer.local_client``) also
+  holds an :class:`InProcess` server: its plain calls go straight to the server's
+  middlewares and handlers (:mod:`kubelite.api.inprocess`), its watches over the socket.
 - orjson (:mod:`kubelite.api.jsonfast`) for bodies and watch events: the scheduler
   decodes one event per binding.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ssl
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import aiohttp
@@ -99,6 +103,15 @@ def error_for(code: int, status: dict[str, Any]) -> KubeliteError:
     return err
 
 
+class InProcess(Protocol):
+    """The API server of this process, for the calls it :meth:`handles` (see :mod:`kubelite.api.inprocess`)."""
+
+    def handles(self, method: str, path: str, params: Mapping[str, str] | None) -> bool: ...
+
+    async def call(self, method: str, path: str, params: Mapping[str, str] | None, body: bytes | None,
+                   headers: Mapping[str, str]) -> tuple[int, bytes]: ...
+
+
 class APIClient:
     """``await client.get(path)`` and friends; ``await client.close()`` when done."""
 
@@ -112,6 +125,7 @@ class APIClient:
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
         self._session: aiohttp.ClientSession | None = None
+        self.in_process: InProcess | None = None
 
     # --- construction ---------------------------------------------------------------------------------
 
@@ -182,8 +196,11 @@ class APIClient:
         if body is not None:
             data = body if isinstance(body, bytes | str) else jsonfast.dumps(body)
             headers["Content-Type"] = content_type
+        query = _params(params)
+        if self.in_process is not None and self.in_process.handles(method, path, query):
+            return await self._in_process(self.in_process, method, path, query, data, headers, timeout)
         try:
-            async with self.session.request(method, self.server + path, params=_params(params), data=data,
+            async with self.session.request(method, self.server + path, params=query, data=data,
                                             headers=headers,
                                             timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
                 raw = await resp.read()
@@ -193,6 +210,19 @@ class APIClient:
                 return out
         except (TimeoutError, aiohttp.ClientConnectionError, OSError) as e:
             raise Unavailable(f"{method} {path}: {e or type(e).__name__}") from e
+
+    async def _in_process(self, server: InProcess, method: str, path: str, query: dict[str, str] | None,
+                          data: bytes | str | None, headers: dict[str, str], timeout: float | None) -> dict[str, Any]:
+        body = data.encode() if isinstance(data, str) else data
+        try:
+            async with asyncio.timeout(timeout):
+                status, raw = await server.call(method, path, query, body, {**self._headers, **headers})
+        except (TimeoutError, OSError) as e:
+            raise Unavailable(f"{method} {path}: {e or type(e).__name__}") from e
+        if status >= 300:
+            raise error_for(status, _status_of(raw, status))
+        out: dict[str, Any] = jsonfast.loads(raw) if raw else {}
+        return out
 
     # --- verbs ----------------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from kubelite.api import discovery, openapi
 from kubelite.api.client import APIClient
 from kubelite.api.errors import MethodNotAllowed, to_status
 from kubelite.api.handlers import STOPPING, STORAGE, handle, respond
+from kubelite.api.inprocess import InProcessServer
 from kubelite.api.kubernetes_service import advertise_address, ensure_kubernetes_service
 from kubelite.api.nodeproxy import KUBELET_CLIENT, kubelet_client_context
 from kubelite.api.registry import REGISTRY, Registry
@@ -230,6 +231,7 @@ class APIServer:
         self.runner: web.AppRunner | None = None
         self.url = ""
         self.local_socket: Path | None = None
+        self.in_process: InProcessServer | None = None
         self._loopback_token: str | None = None
 
     async def start(self) -> None:
@@ -257,6 +259,7 @@ class APIServer:
         await ensure_kubernetes_service(app[STORAGE], advertise_address(c.bind_address), c.port)
         self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
         await self.runner.setup()
+        self.in_process = InProcessServer(app, core, groups)
         site = web.TCPSite(self.runner, c.bind_address, c.port, ssl_context=ssl_ctx, reuse_address=True)
         await site.start()
         await self._listen_locally(c.data_dir / LOCAL_SOCKET)
@@ -278,17 +281,23 @@ class APIServer:
         self.local_socket = path
 
     def local_client(self, user_agent: str, token: str | None = None) -> APIClient:
-        """A client of this server for a part hosted in its process: the local socket when there is one,
-        as the loopback identity (``system:apiserver``, ``system:masters``) unless ``token`` is given."""
+        """A client of this server for a part hosted in its process, as the loopback identity
+        (``system:apiserver``, ``system:masters``) unless ``token`` is given: its plain calls are handed to
+        the handlers in process, its watches go over the local socket when there is one."""
         token = token or self._loopback_token
         if self.local_socket is not None:
-            return APIClient.over_socket(self.local_socket, token, user_agent)
-        if not self.config.secure:
-            return APIClient(self.url, user_agent=user_agent)
-        return APIClient.with_token(self.url, token or "", ca_file=self.config.data_dir / "pki" / "ca.crt",
-                                    user_agent=user_agent)
+            client = APIClient.over_socket(self.local_socket, token, user_agent)
+        elif not self.config.secure:
+            client = APIClient(self.url, user_agent=user_agent)
+        else:
+            client = APIClient.with_token(self.url, token or "", ca_file=self.config.data_dir / "pki" / "ca.crt",
+                                          user_agent=user_agent)
+        client.in_process = self.in_process
+        return client
 
     async def stop(self) -> None:
+        if self.in_process is not None:
+            await self.in_process.close()
         if self.runner is not None:
             await self.runner.cleanup()
             self.runner = None
