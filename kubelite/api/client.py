@@ -32,7 +32,7 @@ import asyncio
 import base64
 import ssl
 import tempfile
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -110,6 +110,11 @@ class InProcess(Protocol):
 
     async def call(self, method: str, path: str, params: Mapping[str, str] | None, body: bytes | None,
                    headers: Mapping[str, str]) -> tuple[int, bytes]: ...
+
+    def handles_watch(self, path: str, params: Mapping[str, str]) -> bool: ...
+
+    async def watch(self, path: str, params: Mapping[str, str], headers: Mapping[str, str]
+                    ) -> tuple[int, bytes, AsyncGenerator[bytes, None] | None]: ...
 
 
 class APIClient:
@@ -266,20 +271,45 @@ class APIClient:
             q["resourceVersion"] = resource_version
         if bookmarks:
             q["allowWatchBookmarks"] = "true"
+        query = _params(q) or {}
+        if self.in_process is not None and self.in_process.handles_watch(path, query):
+            async for ev in self._watch_in_process(self.in_process, path, query):
+                yield ev
+            return
         try:
-            async with self.session.get(self.server + path, params=_params(q),
+            async with self.session.get(self.server + path, params=query,
                                         timeout=aiohttp.ClientTimeout(total=None, sock_read=timeout_seconds + 30)
                                         ) as resp:
                 if resp.status >= 300:
                     raise error_for(resp.status, _status_of(await resp.read(), resp.status))
                 async for line in _lines(resp.content):
-                    ev = jsonfast.loads(line)
-                    if ev.get("type") == "ERROR":
-                        st = ev.get("object") or {}
-                        raise error_for(int(st.get("code") or 500), st)
-                    yield ev["type"], ev["object"]
+                    yield _event(line)
         except (TimeoutError, aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as e:
             raise Unavailable(f"watch {path}: {e or type(e).__name__}") from e
+
+    async def _watch_in_process(self, server: InProcess, path: str, query: dict[str, str]
+                                ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        try:
+            status, raw, chunks = await server.watch(path, query, self._headers)
+        except OSError as e:
+            raise Unavailable(f"watch {path}: {e or type(e).__name__}") from e
+        if chunks is None:
+            raise error_for(status, _status_of(raw, status))
+        try:
+            async for chunk in chunks:
+                for line in chunk.split(b"\n"):
+                    if line:
+                        yield _event(line)
+        finally:
+            await chunks.aclose()
+
+
+def _event(line: bytes) -> tuple[str, dict[str, Any]]:
+    ev = jsonfast.loads(line)
+    if ev.get("type") == "ERROR":
+        st = ev.get("object") or {}
+        raise error_for(int(st.get("code") or 500), st)
+    return ev["type"], ev["object"]
 
 
 async def _lines(stream: aiohttp.StreamReader) -> AsyncIterator[bytes]:

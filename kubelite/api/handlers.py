@@ -315,6 +315,17 @@ async def list_or_watch(req: web.Request, storage: Storage, t: Target) -> web.Re
     return web.Response(body=b"".join((body[:-2], b",".join(items), b"]}")), content_type="application/json")
 
 
+async def _stream(req: web.Request) -> web.StreamResponse:
+    open_stream = getattr(req, "open_stream", None)  # a watch made in process (kubelite.api.inprocess)
+    if open_stream is not None:
+        out: web.StreamResponse = open_stream()
+        return out
+    resp = web.StreamResponse(headers={"Content-Type": "application/json", "Cache-Control": "no-cache"})
+    resp.enable_chunked_encoding()
+    await resp.prepare(req)
+    return resp
+
+
 async def watch(req: web.Request, storage: Storage, t: Target, sel: Selection) -> web.StreamResponse:
     timeout = _int(req, "timeoutSeconds", 1800) or 1800
     parse_rv(req.query.get("resourceVersion", ""))  # a bad one is a 400, before the stream starts
@@ -323,9 +334,7 @@ async def watch(req: web.Request, storage: Storage, t: Target, sel: Selection) -
     bookmarks = req.query.get("allowWatchBookmarks", "") in ("1", "true", "True")
     batches = watch_events(storage, t.s, t.namespace, sel, req.query.get("resourceVersion", ""), timeout,
                            bookmarks, req.app[STOPPING])
-    resp = web.StreamResponse(headers={"Content-Type": "application/json", "Cache-Control": "no-cache"})
-    resp.enable_chunked_encoding()
-    await resp.prepare(req)
+    resp = await _stream(req)
     headers = True
     try:
         async for batch in batches:

@@ -11,9 +11,11 @@ reaches, under the same identity (its bearer token), and the answer is the
 status and body bytes the handler made. What a client sees does not change;
 what the server checks does not either.
 
-Only the plain request/answer calls take this way. Watches and the streaming
-subresources (logs, exec, attach, port-forward, proxy) keep HTTP: they need a
-connection to hold, and they are few.
+Watches take it too: the watch handler writes its batches of event lines to a
+:class:`LocalStream` instead of a chunked HTTP response, and the client reads them
+from there, as it would read the lines of the response. The other streaming
+subresources (logs, exec, attach, port-forward, proxy) keep HTTP: they hold a
+connection or switch protocols, and they are few.
 
 As for an HTTP request (aiohttp does not cancel a handler when its client goes),
 a caller that gives up does not cancel the handler: it runs to its end in a task
@@ -23,7 +25,7 @@ of its own.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -34,20 +36,56 @@ Chain = Callable[[Any], Awaitable[web.StreamResponse]]
 
 # Path segments whose requests hold a connection open or switch protocols: never handled in process.
 STREAMING = frozenset({"log", "exec", "attach", "portforward", "proxy"})
+STREAM_BUFFER = 64  # writes a stream holds for a slow reader before its writer waits (a socket's buffer)
+
+
+class LocalStream(web.StreamResponse):
+    """The response a streaming handler writes to for a request made in process: each write goes to the
+    reader in order, and the writer waits while the reader is :data:`STREAM_BUFFER` writes behind."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._chunks: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._drained = asyncio.Event()
+        self.opened: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def open(self) -> LocalStream:
+        if not self.opened.done():
+            self.opened.set_result(None)
+        return self
+
+    async def write(self, data: bytes | bytearray | memoryview) -> None:
+        while self._chunks.qsize() >= STREAM_BUFFER:
+            self._drained.clear()
+            await self._drained.wait()
+        self._chunks.put_nowait(bytes(data))
+
+    def finish(self) -> None:
+        self._chunks.put_nowait(None)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        while True:
+            chunk = await self._chunks.get()
+            if self._chunks.qsize() < STREAM_BUFFER:
+                self._drained.set()
+            if chunk is None:
+                return
+            yield chunk
 
 
 class LocalRequest:
     """What the API's middlewares and handlers read of an ``aiohttp.web.Request``, for a request made in
     process: no transport (so no client certificate), the route's ``tail``, and request-scoped values."""
 
-    __slots__ = ("app", "method", "path", "query", "query_string", "headers", "match_info", "_body", "_state")
+    __slots__ = ("app", "method", "path", "query", "query_string", "headers", "match_info", "_body", "_state",
+                 "_stream")
 
     transport = None
     protocol = None
     host = "localhost"
 
     def __init__(self, app: web.Application, method: str, path: str, tail: str, params: Mapping[str, str],
-                 headers: Mapping[str, str], body: bytes) -> None:
+                 headers: Mapping[str, str], body: bytes, stream: LocalStream | None = None) -> None:
         self.app = app
         self.method = method
         self.path = path
@@ -57,6 +95,13 @@ class LocalRequest:
         self.match_info = {"tail": tail}
         self._body = body
         self._state: dict[Any, Any] = {}
+        self._stream = stream
+
+    def open_stream(self) -> web.StreamResponse:
+        """For the watch handler: where its events go instead of a chunked HTTP response."""
+        if self._stream is None:
+            raise RuntimeError(f"{self.method} {self.path}: a stream was not asked for")
+        return self._stream.open()
 
     @property
     def path_qs(self) -> str:
@@ -87,6 +132,7 @@ class InProcessServer:
         self._routes = {"api": core, "apis": groups}
         self._chains: dict[str, Chain] = {}
         self._running: set[asyncio.Task[tuple[int, bytes]]] = set()
+        self._watches: set[asyncio.Task[tuple[int, bytes]]] = set()
         self.closed = False
 
     def handles(self, method: str, path: str, params: Mapping[str, str] | None) -> bool:
@@ -96,6 +142,9 @@ class InProcessServer:
         if root not in self._routes or not rest or "?" in path or not STREAMING.isdisjoint(rest.split("/")):
             return False  # discovery's roots (/api, /apis) are routes of their own, left to HTTP
         return not params or params.get("watch") not in ("true", "1")
+
+    def handles_watch(self, path: str, params: Mapping[str, str]) -> bool:
+        return params.get("watch") in ("true", "1") and self.handles("GET", path, {})
 
     def _chain(self, root: str) -> Chain:
         chain = self._chains.get(root)
@@ -123,12 +172,52 @@ class InProcessServer:
         if not task.cancelled():
             task.exception()  # retrieved: a caller that gave up has nobody to raise it to
 
+    async def watch(self, path: str, params: Mapping[str, str], headers: Mapping[str, str]
+                    ) -> tuple[int, bytes, AsyncGenerator[bytes, None] | None]:
+        """``(200, b"", chunks)`` once the watch handler streams; ``(status, body, None)`` when it answered
+        instead (a refused or bad request). Leaving the chunks ends the handler."""
+        if self.closed:
+            raise ConnectionRefusedError("the API server has stopped")
+        path = unquote(path)
+        root, _, tail = path.lstrip("/").partition("/")
+        stream = LocalStream()
+        req = LocalRequest(self.app, "GET", path, tail, params, headers, b"", stream)
+        task = asyncio.get_running_loop().create_task(self._answer(self._chain(root), req))
+        self._watches.add(task)
+        task.add_done_callback(self._watch_ended)
+        task.add_done_callback(lambda _t: stream.finish())
+        try:
+            waits: list[asyncio.Future[Any]] = [task, stream.opened]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if not stream.opened.done():
+            status, body = task.result()
+            return status, body, None
+        return 200, b"", self._follow(stream, task)
+
+    @staticmethod
+    async def _follow(stream: LocalStream, task: asyncio.Task[tuple[int, bytes]]) -> AsyncGenerator[bytes, None]:
+        try:
+            async for chunk in stream.chunks():
+                yield chunk
+        finally:
+            task.cancel()  # the reader went: as a closed connection, it ends the handler
+
+    def _watch_ended(self, task: asyncio.Task[tuple[int, bytes]]) -> None:
+        self._watches.discard(task)
+        if not task.cancelled():
+            task.exception()
+
     @staticmethod
     async def _answer(chain: Chain, req: LocalRequest) -> tuple[int, bytes]:
         try:
             resp = await chain(req)
         except web.HTTPException as e:  # what the status middleware lets through (below 400)
             return e.status, e.body if isinstance(e.body, bytes) else b""
+        if isinstance(resp, LocalStream):  # a watch, ended
+            return resp.status, b""
         if not isinstance(resp, web.Response):  # a stream: STREAMING above must have let it through
             raise RuntimeError(f"{req.method} {req.path} answered a stream in process")
         body = resp.body
@@ -139,8 +228,11 @@ class InProcessServer:
         return resp.status, bytes(body)
 
     async def close(self) -> None:
-        """Refuse new calls and let the running ones end (as the HTTP server's shutdown does)."""
+        """Refuse new calls, end the watches and let the running calls end (as the HTTP server's shutdown
+        does)."""
         self.closed = True
+        for task in list(self._watches):
+            task.cancel()
         if self._running:
             await asyncio.wait(list(self._running), timeout=5)
 

@@ -57,7 +57,7 @@ def test_plain_calls_go_in_process_and_answer_as_over_http(tmp_path: Path) -> No
             # A percent-encoded path reaches the handler decoded, as aiohttp hands it over HTTP.
             assert (await local.get(f"{CMS}/over%2Dhttp"))["metadata"]["name"] == "over-http"
 
-            # Without the socket, plain calls still work (they never used it); a watch needs it.
+            # Without the socket, plain calls and watches still work: they never used it.
             srv.local_socket.unlink()
             await http.close()
             fresh = srv.local_client("test")  # no connection pooled from the calls above
@@ -71,9 +71,25 @@ def test_plain_calls_go_in_process_and_answer_as_over_http(tmp_path: Path) -> No
             await fresh.delete(f"{CMS}/in-process")
             with pytest.raises(NotFound):
                 await fresh.get(f"{CMS}/in-process")
-            with pytest.raises(Unavailable):
-                async for _ in fresh.watch(CMS, made["metadata"]["resourceVersion"]):
+            # Watches too: events in order from the resourceVersion, and the handler ends when the reader goes.
+            seen = []
+            async for etype, obj in fresh.watch(CMS, made["metadata"]["resourceVersion"]):
+                seen.append((etype, obj["metadata"]["name"], obj.get("data")))
+                if etype == "DELETED":
                     break
+            assert seen == [("MODIFIED", "in-process", {"a": "1", "b": "2"}),
+                            ("DELETED", "in-process", {"a": "1", "b": "2"})]
+            assert srv.in_process is not None
+            for _ in range(100):
+                if not srv.in_process._watches:
+                    break
+                await asyncio.sleep(0.01)
+            assert not srv.in_process._watches
+            # A watch the handler refuses raises as over HTTP.
+            with pytest.raises(Invalid) as e:
+                async for _ in fresh.watch(CMS, "not-a-version"):
+                    pass
+            assert e.value.status["code"] == 400  # type: ignore[attr-defined]
         finally:
             for c in clients:
                 await c.close()
