@@ -78,14 +78,15 @@ class LocalRequest:
     process: no transport (so no client certificate), the route's ``tail``, and request-scoped values."""
 
     __slots__ = ("app", "method", "path", "query", "query_string", "headers", "match_info", "_body", "_state",
-                 "_stream")
+                 "_stream", "_max_body")
 
     transport = None
     protocol = None
     host = "localhost"
 
     def __init__(self, app: web.Application, method: str, path: str, tail: str, params: Mapping[str, str],
-                 headers: Mapping[str, str], body: bytes, stream: LocalStream | None = None) -> None:
+                 headers: Mapping[str, str], body: bytes, stream: LocalStream | None = None,
+                 max_body: int = 0) -> None:
         self.app = app
         self.method = method
         self.path = path
@@ -96,6 +97,7 @@ class LocalRequest:
         self._body = body
         self._state: dict[Any, Any] = {}
         self._stream = stream
+        self._max_body = max_body
 
     def open_stream(self) -> web.StreamResponse:
         """For the watch handler: where its events go instead of a chunked HTTP response."""
@@ -108,6 +110,8 @@ class LocalRequest:
         return f"{self.path}?{self.query_string}" if self.query_string else self.path
 
     async def read(self) -> bytes:
+        if self._max_body and len(self._body) > self._max_body:  # what aiohttp's read does over HTTP
+            raise web.HTTPRequestEntityTooLarge(max_size=self._max_body, actual_size=len(self._body))
         return self._body
 
     def __getitem__(self, key: Any) -> Any:
@@ -127,8 +131,9 @@ class InProcessServer:
     """``await server.call("POST", path, params, body, headers)`` -> ``(status, body)``, for the requests
     :meth:`handles` accepts; ``core`` and ``groups`` are the handlers of the ``/api/`` and ``/apis/`` routes."""
 
-    def __init__(self, app: web.Application, core: Chain, groups: Chain) -> None:
+    def __init__(self, app: web.Application, core: Chain, groups: Chain, max_body: int = 0) -> None:
         self.app = app
+        self.max_body = max_body
         self._routes = {"api": core, "apis": groups}
         self._chains: dict[str, Chain] = {}
         self._running: set[asyncio.Task[tuple[int, bytes]]] = set()
@@ -161,7 +166,7 @@ class InProcessServer:
             raise ConnectionRefusedError("the API server has stopped")
         path = unquote(path)  # as aiohttp gives it: the route and the handlers see decoded names
         root, _, tail = path.lstrip("/").partition("/")
-        req = LocalRequest(self.app, method, path, tail, params or {}, headers, body or b"")
+        req = LocalRequest(self.app, method, path, tail, params or {}, headers, body or b"", max_body=self.max_body)
         task = asyncio.get_running_loop().create_task(self._answer(self._chain(root), req))
         self._running.add(task)
         task.add_done_callback(self._ended)

@@ -40,6 +40,7 @@ from kubelite.store import Store, open_store
 log = logging.getLogger("kubelite.api")
 
 LOCAL_SOCKET = "apiserver.sock"
+MAX_BODY = 4 * 1024 * 1024  # a larger request body is refused (413), over HTTP and in process alike
 _SUN_PATH_MAX = 108  # sockaddr_un.sun_path, the terminating NUL included
 # Kubernetes' loopback client identity: the server acting on its own behalf
 LOOPBACK_USER = ("system:apiserver", ("system:masters",))
@@ -154,7 +155,7 @@ async def groups(req: web.Request) -> web.StreamResponse:
 
 def build_app(store: Store, registry: Registry = REGISTRY, middlewares: list[Middleware] | None = None
               ) -> web.Application:
-    app = web.Application(middlewares=[status_middleware, *(middlewares or [])], client_max_size=4 * 1024 * 1024)
+    app = web.Application(middlewares=[status_middleware, *(middlewares or [])], client_max_size=MAX_BODY)
     app[STORAGE] = Storage(store, registry)
     app[REGISTRY_KEY] = registry
     app[STOPPING] = asyncio.Event()
@@ -259,7 +260,7 @@ class APIServer:
         await ensure_kubernetes_service(app[STORAGE], advertise_address(c.bind_address), c.port)
         self.runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=5.0)
         await self.runner.setup()
-        self.in_process = InProcessServer(app, core, groups)
+        self.in_process = InProcessServer(app, core, groups, max_body=MAX_BODY)
         site = web.TCPSite(self.runner, c.bind_address, c.port, ssl_context=ssl_ctx, reuse_address=True)
         await site.start()
         await self._listen_locally(c.data_dir / LOCAL_SOCKET)

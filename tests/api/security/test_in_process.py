@@ -48,9 +48,11 @@ def test_plain_calls_go_in_process_and_answer_as_over_http(tmp_path: Path) -> No
                     await client.create(CMS, cm("Not_A_Name"))
                 with pytest.raises(AlreadyExists) as dup:
                     await client.create(CMS, cm("over-http"))
-                errors.append((bad.value.status, dup.value.status))  # type: ignore[attr-defined]
+                with pytest.raises(Invalid) as big:  # a body over the server's limit
+                    await client.create(CMS, cm("too-big", a="x" * (5 * 1024 * 1024)))
+                errors.append((bad.value.status, dup.value.status, big.value.status))  # type: ignore[attr-defined]
             assert errors[0] == errors[1]
-            assert errors[1][0]["code"] == 422 and errors[1][1]["code"] == 409
+            assert [e["code"] for e in errors[1]] == [422, 409, 413]
             # Discovery, the roots included, answers as over HTTP.
             for path in ("/api", "/apis", "/api/v1", "/apis/apps", "/apis/apps/v1"):
                 assert await local.get(path) == await http.get(path)
