@@ -20,8 +20,9 @@ Design choices:
   loopback cost those processes a sixth of their CPU (asyncio's TLS is Python code
   on every read and write, and each new pooled connection a handshake on both ends).
 - A client made by the server for its own process (``APIServer.local_client``) also
-  holds an :class:`InProcess` server: its plain calls go straight to the server's
-  middlewares and handlers (:mod:`kubelite.api.inprocess`), its watches over the socket.
+  holds an :class:`InProcess` server: its calls and watches go straight to the server's
+  middlewares and handlers (:mod:`kubelite.api.inprocess`); logs, exec, attach,
+  port-forward and proxy over the socket.
 - orjson (:mod:`kubelite.api.jsonfast`) for bodies and watch events: the scheduler
   decodes one event per binding.
 """

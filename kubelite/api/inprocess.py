@@ -174,6 +174,7 @@ class InProcessServer:
 
     def _ended(self, task: asyncio.Task[tuple[int, bytes]]) -> None:
         self._running.discard(task)
+        self._watches.discard(task)
         if not task.cancelled():
             task.exception()  # retrieved: a caller that gave up has nobody to raise it to
 
@@ -189,7 +190,7 @@ class InProcessServer:
         req = LocalRequest(self.app, "GET", path, tail, params, headers, b"", stream)
         task = asyncio.get_running_loop().create_task(self._answer(self._chain(root), req))
         self._watches.add(task)
-        task.add_done_callback(self._watch_ended)
+        task.add_done_callback(self._ended)
         task.add_done_callback(lambda _t: stream.finish())
         try:
             waits: list[asyncio.Future[Any]] = [task, stream.opened]
@@ -209,11 +210,6 @@ class InProcessServer:
                 yield chunk
         finally:
             task.cancel()  # the reader went: as a closed connection, it ends the handler
-
-    def _watch_ended(self, task: asyncio.Task[tuple[int, bytes]]) -> None:
-        self._watches.discard(task)
-        if not task.cancelled():
-            task.exception()
 
     @staticmethod
     async def _answer(chain: Chain, req: LocalRequest) -> tuple[int, bytes]:
