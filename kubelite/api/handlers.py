@@ -11,6 +11,7 @@ middleware of :mod:`kubelite.api.server` renders them.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -281,9 +282,14 @@ async def scale(req: web.Request, storage: Storage, t: Target) -> web.Response:
                                                  managedfields.tracker(t.s, _manager(req), "scale"))))
 
 
+def wants_watch(query: Mapping[str, str]) -> bool:
+    """Whether a GET of a collection asks for a watch stream rather than a list."""
+    return query.get("watch", "") in ("1", "true", "True")
+
+
 async def list_or_watch(req: web.Request, storage: Storage, t: Target) -> web.Response | web.StreamResponse:
     sel = Selection.parse(t.s, req.query.get("labelSelector", ""), req.query.get("fieldSelector", ""))
-    if req.query.get("watch", "") in ("1", "true", "True"):
+    if wants_watch(req.query):
         return await watch(req, storage, t, sel)
     cont = req.query.get("continue", "")
     try:

@@ -32,6 +32,8 @@ from urllib.parse import unquote, urlencode
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy, MultiDict, MultiDictProxy
 
+from kubelite.api.handlers import wants_watch
+
 Chain = Callable[[Any], Awaitable[web.StreamResponse]]
 
 # Path segments whose requests hold a connection open or switch protocols: never handled in process.
@@ -146,10 +148,10 @@ class InProcessServer:
         root, _, rest = path.lstrip("/").partition("/")
         if root not in self._routes or not rest or "?" in path or not STREAMING.isdisjoint(rest.split("/")):
             return False  # discovery's roots (/api, /apis) are routes of their own, left to HTTP
-        return not params or params.get("watch") not in ("true", "1")
+        return not params or not wants_watch(params)
 
     def handles_watch(self, path: str, params: Mapping[str, str]) -> bool:
-        return params.get("watch") in ("true", "1") and self.handles("GET", path, {})
+        return wants_watch(params) and self.handles("GET", path, {})
 
     def _chain(self, root: str) -> Chain:
         chain = self._chains.get(root)
@@ -162,15 +164,20 @@ class InProcessServer:
 
     async def call(self, method: str, path: str, params: Mapping[str, str] | None, body: bytes | None,
                    headers: Mapping[str, str]) -> tuple[int, bytes]:
+        return await asyncio.shield(self._start(method, path, params or {}, headers, body or b"", None))
+
+    def _start(self, method: str, path: str, params: Mapping[str, str], headers: Mapping[str, str], body: bytes,
+               stream: LocalStream | None) -> asyncio.Task[tuple[int, bytes]]:
+        """The request's run through the middlewares and handlers, as a task of its own."""
         if self.closed:
             raise ConnectionRefusedError("the API server has stopped")
         path = unquote(path)  # as aiohttp gives it: the route and the handlers see decoded names
         root, _, tail = path.lstrip("/").partition("/")
-        req = LocalRequest(self.app, method, path, tail, params or {}, headers, body or b"", max_body=self.max_body)
+        req = LocalRequest(self.app, method, path, tail, params, headers, body, stream, self.max_body)
         task = asyncio.get_running_loop().create_task(self._answer(self._chain(root), req))
-        self._running.add(task)
+        (self._watches if stream is not None else self._running).add(task)
         task.add_done_callback(self._ended)
-        return await asyncio.shield(task)
+        return task
 
     def _ended(self, task: asyncio.Task[tuple[int, bytes]]) -> None:
         self._running.discard(task)
@@ -182,15 +189,8 @@ class InProcessServer:
                     ) -> tuple[int, bytes, AsyncGenerator[bytes, None] | None]:
         """``(200, b"", chunks)`` once the watch handler streams; ``(status, body, None)`` when it answered
         instead (a refused or bad request). Leaving the chunks ends the handler."""
-        if self.closed:
-            raise ConnectionRefusedError("the API server has stopped")
-        path = unquote(path)
-        root, _, tail = path.lstrip("/").partition("/")
         stream = LocalStream()
-        req = LocalRequest(self.app, "GET", path, tail, params, headers, b"", stream)
-        task = asyncio.get_running_loop().create_task(self._answer(self._chain(root), req))
-        self._watches.add(task)
-        task.add_done_callback(self._ended)
+        task = self._start("GET", path, params, headers, b"", stream)
         task.add_done_callback(lambda _t: stream.finish())
         try:
             waits: list[asyncio.Future[Any]] = [task, stream.opened]

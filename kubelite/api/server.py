@@ -283,8 +283,8 @@ class APIServer:
 
     def local_client(self, user_agent: str, token: str | None = None) -> APIClient:
         """A client of this server for a part hosted in its process, as the loopback identity
-        (``system:apiserver``, ``system:masters``) unless ``token`` is given: its plain calls are handed to
-        the handlers in process, its watches go over the local socket when there is one."""
+        (``system:apiserver``, ``system:masters``) unless ``token`` is given: its calls and watches are handed
+        to the handlers in process, the streaming subresources go over the local socket when there is one."""
         token = token or self._loopback_token
         if self.local_socket is not None:
             client = APIClient.over_socket(self.local_socket, token, user_agent)
