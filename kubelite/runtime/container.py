@@ -65,7 +65,9 @@ def compiled_seccomp(profile: dict[str, Any] | None) -> Any:
     if key not in _seccomp_cache:
         from kubelite.runtime import seccomp  # only specs with a profile pay for the compiler
 
-        _seccomp_cache[key] = seccomp.compile(profile)
+        program = seccomp.compile(profile)
+        program.blob  # noqa: B018 - packed now: the zygote's copy is then shared, not packed again in every init
+        _seccomp_cache[key] = program
     return _seccomp_cache[key]
 
 
