@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import array
 import contextlib
+import ctypes
 import gc
 import importlib
 import json
@@ -208,6 +209,10 @@ def serve(control: socket.socket) -> None:
     control.settimeout(1.0)  # and wakes now and then to reap, should a signal be missed
     gc.collect()
     gc.freeze()  # what is imported now is shared with every shim: the collector must not touch it
+    # Give the heap the imports freed back to the kernel: every fork copies the page table entries of the
+    # pages we hold, and every container's init tears them down again at its execve.
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)
     while True:
         try:
             msg, anc, _, _ = control.recvmsg(16, socket.CMSG_SPACE(4 * 16))
