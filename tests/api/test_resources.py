@@ -188,6 +188,18 @@ def test_binding_and_eviction(cluster: Cluster) -> None:
     cluster.ok("delete", "pod", "bound", "--force", "--grace-period=0")
 
 
+def test_node_always_shows_spec_and_status(cluster: Cluster) -> None:
+    """As kube, whose Node spec and status are structs: a Node created with neither shows both, empty, and so
+    does it after a patch that touches neither."""
+    cluster.ok("create", "-f", "-", input='{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "bare"}}')
+    node = cluster.json("get", "node", "bare")
+    assert node["spec"] == {} and node["status"] == {}
+    cluster.ok("label", "node", "bare", "zone=a")
+    node = cluster.json("get", "node", "bare")
+    assert node["spec"] == {} and node["status"] == {} and node["metadata"]["labels"]["zone"] == "a"
+    cluster.ok("delete", "node", "bare")
+
+
 def test_default_service_account(cluster: Cluster) -> None:
     cluster.ok("create", "namespace", "team-a")
     assert cluster.ok("get", "sa", "-n", "team-a", "-o", "name").split() == ["serviceaccount/default"]

@@ -230,6 +230,13 @@ class Node(Strategy):
                 info.get("osImage", "<unknown>"), info.get("kernelVersion", "<unknown>"),
                 info.get("containerRuntimeVersion", "<unknown>")]
 
+    def default(self, obj: Obj) -> None:
+        # Node's spec and status are structs in kube, so a Node always shows both, if only as {}: clients
+        # read node["spec"] without a fallback.
+        for part in ("spec", "status"):
+            if obj.get(part) is None:
+                obj[part] = {}
+
     def field_value(self, obj: Obj, field: str) -> str | None:
         if field == "spec.unschedulable":
             return str(bool(obj.get("spec", {}).get("unschedulable"))).lower()
