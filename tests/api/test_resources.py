@@ -200,6 +200,26 @@ def test_node_always_shows_spec_and_status(cluster: Cluster) -> None:
     cluster.ok("delete", "node", "bare")
 
 
+def test_new_objects_show_the_status_fields_kube_always_writes(cluster: Cluster) -> None:
+    """A create's answer is what kube gives before any controller wrote a status: the zero values of the status
+    fields its Go types serialize even at zero, an empty status where all are omitted, a Lease's empty spec.
+    The Python client's models read ``.status.replicas`` without a None check."""
+    tmpl = {"metadata": {"labels": {"app": "z"}}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    workload = {"selector": {"matchLabels": {"app": "z"}}, "template": tmpl, "replicas": 0}
+    want = {
+        "Deployment": {}, "ReplicaSet": {"replicas": 0}, "StatefulSet": {"replicas": 0, "availableReplicas": 0},
+        "DaemonSet": {"currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0,
+                      "numberReady": 0},
+    }
+    for kind, status in want.items():
+        spec = {k: v for k, v in workload.items() if not (kind == "DaemonSet" and k == "replicas")}
+        obj = {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": f"z-{kind.lower()}"}, "spec": spec}
+        created = json.loads(cluster.ok("create", "-f", "-", "-o", "json", input=json.dumps(obj)))
+        assert created["status"] == status, kind
+    lease = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": "z-lease"}}
+    assert json.loads(cluster.ok("create", "-f", "-", "-o", "json", input=json.dumps(lease)))["spec"] == {}
+
+
 def test_default_service_account(cluster: Cluster) -> None:
     cluster.ok("create", "namespace", "team-a")
     assert cluster.ok("get", "sa", "-n", "team-a", "-o", "name").split() == ["serviceaccount/default"]

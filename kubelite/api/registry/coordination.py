@@ -17,6 +17,10 @@ from kubelite.api.registry.base import AGE_COLUMN, NAME_COLUMN, Column, Obj, Str
 class Lease(Strategy):
     group, kind, plural, singular = "coordination.k8s.io", "Lease", "leases", "lease"
 
+    def default(self, obj: Obj) -> None:
+        if obj.get("spec") is None:  # a struct in kube: shown, if only as {}
+            obj["spec"] = {}
+
     def validate_spec(self, obj: Obj) -> list[Cause]:
         spec = obj.get("spec") or {}
         if not isinstance(spec, dict):
