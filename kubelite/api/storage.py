@@ -223,7 +223,7 @@ class Storage:
         base = meta.get("generateName") if not meta.get("name") else None
         if base:
             meta["name"] = generate_name(base)
-        s.default(obj)
+        s.complete(obj)
         causes = s.validate(obj)
         if causes:
             raise FieldsInvalid(s.resource, str(meta.get("name") or base or ""), causes)
@@ -327,7 +327,7 @@ class Storage:
             prepare_finalize(new, old)
         else:
             s.prepare_update(new, old)
-        s.default(new)
+        s.complete(new)
         causes = s.validate_update(new, old)
         if causes:
             raise FieldsInvalid(s.resource, name, causes)

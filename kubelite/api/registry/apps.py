@@ -42,16 +42,9 @@ class Workload(Strategy):
     categories = ("all",)
     subresources: ClassVar[tuple[str, ...]] = ("status", "scale")
     default_replicas: int | None = 1
-    # The status fields kube always writes, even at zero (Go ints without omitempty): its status is a struct,
-    # so a new object shows them, and clients (the Python client's models) read status without a fallback.
-    status_zero: ClassVar[dict[str, int]] = {}
+    always_shown: ClassVar[dict[str, dict[str, int]]] = {"status": {}}
 
     def default(self, obj: Obj) -> None:
-        if obj.get("status") is None:
-            obj["status"] = {}
-        if isinstance(obj["status"], dict):
-            for field, zero in self.status_zero.items():
-                obj["status"].setdefault(field, zero)
         spec = obj.setdefault("spec", {})
         if not isinstance(spec, dict):
             return
@@ -140,7 +133,7 @@ class Deployment(Workload):
 class ReplicaSet(Workload):
     kind, plural, singular = "ReplicaSet", "replicasets", "replicaset"
     short_names = ("rs",)
-    status_zero: ClassVar[dict[str, int]] = {"replicas": 0}
+    always_shown: ClassVar[dict[str, dict[str, int]]] = {"status": {"replicas": 0}}
 
     def columns(self) -> list[Column]:
         return [NAME_COLUMN, Column("Desired", "integer"), Column("Current", "integer"), Column("Ready", "integer"),
@@ -155,7 +148,7 @@ class ReplicaSet(Workload):
 class StatefulSet(Workload):
     kind, plural, singular = "StatefulSet", "statefulsets", "statefulset"
     short_names = ("sts",)
-    status_zero: ClassVar[dict[str, int]] = {"replicas": 0, "availableReplicas": 0}
+    always_shown: ClassVar[dict[str, dict[str, int]]] = {"status": {"replicas": 0, "availableReplicas": 0}}
 
     def default_workload(self, spec: Obj) -> None:
         spec.setdefault("podManagementPolicy", "OrderedReady")
@@ -177,8 +170,8 @@ class DaemonSet(Workload):
     short_names = ("ds",)
     subresources: ClassVar[tuple[str, ...]] = ("status",)
     default_replicas = None
-    status_zero: ClassVar[dict[str, int]] = {"currentNumberScheduled": 0, "numberMisscheduled": 0,
-                                             "desiredNumberScheduled": 0, "numberReady": 0}
+    always_shown: ClassVar[dict[str, dict[str, int]]] = {"status": {
+        "currentNumberScheduled": 0, "numberMisscheduled": 0, "desiredNumberScheduled": 0, "numberReady": 0}}
 
     def default_workload(self, spec: Obj) -> None:
         spec.setdefault("updateStrategy", {"type": "RollingUpdate",

@@ -85,6 +85,20 @@ class Strategy:
         """The storage requests for this kind use; a kind stored in another version's shape converts here."""
         return storage
 
+    # The parts kube's Go types always serialize (structs, and the ints in them without omitempty), with the
+    # zero values they show before anything set them: clients read these without a fallback.
+    always_shown: ClassVar[dict[str, dict[str, int]]] = {}
+
+    def complete(self, obj: Obj) -> None:
+        """The server's defaulting of a write: what kube always shows, then the kind's :meth:`default`."""
+        for part, zeros in self.always_shown.items():
+            if obj.get(part) is None:
+                obj[part] = {}
+            if isinstance(obj[part], dict):
+                for field, zero in zeros.items():
+                    obj[part].setdefault(field, zero)
+        self.default(obj)
+
     def default(self, obj: Obj) -> None:
         """Fill in defaults in place (the server's view of an object is always defaulted)."""
 

@@ -16,10 +16,7 @@ from kubelite.api.registry.base import AGE_COLUMN, NAME_COLUMN, Column, Obj, Str
 
 class Lease(Strategy):
     group, kind, plural, singular = "coordination.k8s.io", "Lease", "leases", "lease"
-
-    def default(self, obj: Obj) -> None:
-        if obj.get("spec") is None:  # a struct in kube: shown, if only as {}
-            obj["spec"] = {}
+    always_shown = {"spec": {}}
 
     def validate_spec(self, obj: Obj) -> list[Cause]:
         spec = obj.get("spec") or {}

@@ -211,6 +211,7 @@ class Node(Strategy):
     kind, plural, singular, namespaced = "Node", "nodes", "node", False
     short_names = ("no",)
     subresources = ("status", "proxy")
+    always_shown = {"spec": {}, "status": {}}
 
     def columns(self) -> list[Column]:
         return [NAME_COLUMN, Column("Status"), Column("Roles"), AGE_COLUMN, Column("Version"),
@@ -229,13 +230,6 @@ class Node(Strategy):
                 info.get("kubeletVersion", ""), addrs.get("InternalIP", "<none>"), addrs.get("ExternalIP", "<none>"),
                 info.get("osImage", "<unknown>"), info.get("kernelVersion", "<unknown>"),
                 info.get("containerRuntimeVersion", "<unknown>")]
-
-    def default(self, obj: Obj) -> None:
-        # Node's spec and status are structs in kube, so a Node always shows both, if only as {}: clients
-        # read node["spec"] without a fallback.
-        for part in ("spec", "status"):
-            if obj.get(part) is None:
-                obj[part] = {}
 
     def field_value(self, obj: Obj, field: str) -> str | None:
         if field == "spec.unschedulable":
